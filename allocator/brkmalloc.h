@@ -1,0 +1,59 @@
+/* brkmalloc's prefixed API: the allocator without overriding anything.
+ *
+ * Every function behaves as its libc namesake (brk_malloc as malloc, ...), with the answers to bad input
+ * documented in README.md ("Errors and misuse"). Usable from C and C++; link //allocator:brkmalloc
+ * (Bazel) or libbrkmalloc.a. The same allocator serves malloc & co. when the override is linked or preloaded. */
+#ifndef BRKMALLOC_H
+#define BRKMALLOC_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void* brk_malloc(size_t size);
+void  brk_free(void* p);
+void* brk_calloc(size_t count, size_t size);
+void* brk_realloc(void* p, size_t size);
+void* brk_reallocarray(void* p, size_t count, size_t size);
+void* brk_aligned_alloc(size_t alignment, size_t size);
+int   brk_posix_memalign(void** out, size_t alignment, size_t size);
+void* brk_memalign(size_t alignment, size_t size);
+void* brk_valloc(size_t size);
+void* brk_pvalloc(size_t size);
+size_t brk_usable_size(const void* p);
+/* C23: size (and alignment) must be those the block was allocated with; a mismatch aborts. */
+void  brk_free_sized(void* p, size_t size);
+void  brk_free_aligned_sized(void* p, size_t alignment, size_t size);
+
+/* Returns freed pages to the OS now (all of them; `pad` is accepted for malloc_trim compatibility).
+ * Returns 1 if memory was released, 0 otherwise. */
+int   brk_trim(size_t pad);
+
+/* Requests above this many bytes get their own mapping. Clamped to [0, BRK_MAX_MMAP_THRESHOLD]. */
+#define BRK_MAX_MMAP_THRESHOLD (1u << 20)
+void   brk_set_mmap_threshold(size_t bytes);
+size_t brk_mmap_threshold(void);
+
+struct brk_stats {
+  size_t allocated;       /* bytes in live blocks, as their size classes count them */
+  size_t large_allocated; /* of which in blocks above the threshold (own mappings) */
+  size_t arena_reserved;  /* address space reserved for the arenas */
+  size_t arena_break;     /* bytes below the arenas' break pointers */
+  size_t mapped;          /* arena pages handed out + large mappings + metadata, not yet returned */
+  size_t resident;        /* the process's resident set, from /proc/self/statm */
+  size_t dirty;           /* freed arena bytes not yet returned to the OS */
+  size_t purged;          /* bytes returned to the OS so far (madvise, munmap, lowering the break) */
+  size_t large_count;     /* live large mappings */
+  size_t thread_heaps;    /* heaps created (one per thread that allocated; reused after thread exit) */
+};
+void brk_get_stats(struct brk_stats* out);
+/* Writes a human-readable report (totals and per size class) to the file descriptor, without allocating. */
+void brk_print_stats(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BRKMALLOC_H */

@@ -1,0 +1,1 @@
+// TEMPORARY placeholder: the override lands with the core.
