@@ -1,0 +1,66 @@
+// Command-line parsing shared by the stress programs, and the --expect-brkmalloc proof (malloc_info's header).
+#include "tests/stress/stress_common.h"
+
+namespace stress {
+
+Options g_opt;
+
+static void usage(const char* prog) {
+  fprintf(stderr,
+          "usage: %s [--long] [--seconds S] [--scale F] [--seed N] [--strict] [--promise-return] "
+          "[--expect-brkmalloc]\n",
+          prog);
+  exit(2);
+}
+
+#ifndef STRESS_PREFIXED
+// malloc_info's first line names the allocator; brkmalloc writes <malloc version="brkmalloc-1">.
+static void check_brkmalloc_in_use() {
+  char* text = nullptr;
+  size_t len = 0;
+  FILE* f = open_memstream(&text, &len);
+  if (!f) fail("open_memstream failed");
+  int rc = malloc_info(0, f);
+  fclose(f);
+  bool ok = rc == 0 && text && strstr(text, "<malloc version=\"brkmalloc-1\">") == text;
+  if (!ok) {
+    char head[64] = {0};
+    if (text) strncpy(head, text, sizeof head - 1);
+    for (char* c = head; *c; c++)
+      if (*c == '\n') *c = ' ';
+    free(text);
+    fail("--expect-brkmalloc: malloc_info does not show brkmalloc (rc=%d, starts \"%s\")", rc, head);
+  }
+  free(text);
+}
+#endif
+
+void parse_args(const char* prog, int argc, char** argv) {
+  g_opt.prog = prog;
+  g_opt.seed = (uint64_t)time(nullptr) ^ ((uint64_t)getpid() << 20);
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) usage(prog);
+      return argv[++i];
+    };
+    if (a == "--long") g_opt.long_mode = true;
+    else if (a == "--seconds") g_opt.seconds = atof(value());
+    else if (a == "--scale") g_opt.scale = atof(value());
+    else if (a == "--seed") g_opt.seed = strtoull(value(), nullptr, 0);
+    else if (a == "--strict") g_opt.strict = true;
+    else if (a == "--promise-return") g_opt.promise_return = true;
+    else if (a == "--expect-brkmalloc") g_opt.expect_brkmalloc = true;
+    else usage(prog);
+  }
+  if (g_opt.scale <= 0) usage(prog);
+  note("seed=%llu%s%s%s", (unsigned long long)g_opt.seed, g_opt.long_mode ? " long" : "",
+       g_opt.strict ? " strict" : "", g_opt.promise_return ? " promise-return" : "");
+#ifndef STRESS_PREFIXED
+  if (g_opt.expect_brkmalloc) check_brkmalloc_in_use();
+#else
+  if (g_opt.expect_brkmalloc) fail("--expect-brkmalloc makes no sense for the prefixed build");
+#endif
+}
+
+}  // namespace stress
