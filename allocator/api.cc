@@ -1,0 +1,214 @@
+// The prefixed API (brkmalloc.h): what every entry point promises, on top of the heap and large-object
+// layers. Bad input gets the answers documented in README.md ("Errors and misuse").
+#include "allocator/brkmalloc.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "allocator/arena.h"
+#include "allocator/heap.h"
+#include "allocator/large.h"
+#include "allocator/options.h"
+#include "allocator/runtime.h"
+#include "allocator/stats.h"
+
+using namespace brkmalloc;
+
+namespace {
+
+void* out_of_memory() {
+  errno = ENOMEM;
+  return nullptr;
+}
+
+BRK_NOINLINE void* malloc_slow(size_t size) {
+  runtime_init();
+  void* p;
+  if (size <= g_options.mmap_threshold) {
+    p = heap_alloc(tls_heap, size_to_class(size));
+  } else {
+    if (size > size_t(PTRDIFF_MAX)) return out_of_memory();
+    p = large_alloc(size, kMinAlign);
+  }
+  return p ? p : out_of_memory();
+}
+
+BRK_INLINE void* alloc(size_t size) {
+  if (BRK_LIKELY(size <= g_small_limit)) {
+    void* p = heap_alloc(tls_heap, kClasses.small[(size + 15) >> 4]);
+    if (BRK_LIKELY(p)) return p;
+    return out_of_memory();
+  }
+  return malloc_slow(size);
+}
+
+// align is a power of two.
+void* alloc_aligned(size_t size, size_t align) {
+  if (align <= kMinAlign) return alloc(size);
+  runtime_init();
+  if (size > size_t(PTRDIFF_MAX) || align > size_t(PTRDIFF_MAX) / 2 + 1) return out_of_memory();
+  void* p;
+  if (align <= kPageSize && align_up(size, align) <= g_options.mmap_threshold) {
+    unsigned cls = aligned_class(size, align);
+    p = cls < kNumClasses ? heap_alloc(tls_heap, cls) : large_alloc(size, align);
+  } else {
+    p = large_alloc(size == 0 ? 1 : size, align);
+  }
+  return p ? p : out_of_memory();
+}
+
+// The span of a block we handed out, or a report naming `who` and an abort.
+Span* owned_span(const void* p, const char* who) {
+  Span* s = page_map_lookup(p);
+  if (s && s->kind == kLarge && p == reinterpret_cast<void*>(s->start)) return s;
+  if (s && s->kind == kSmall && block_start(s, p)) {
+    const Block* b = static_cast<const Block*>(p);
+    if (b->mark != free_mark(b) && b->mark != remote_mark(b)) return s;
+  }
+  fatal_pointer(who, p);
+}
+
+size_t usable(const Span* s) { return s->kind == kLarge ? s->bytes : s->block_size; }
+
+}  // namespace
+
+extern "C" {
+
+void* brk_malloc(size_t size) { return alloc(size); }
+
+void brk_free(void* p) { heap_free(p); }
+
+void* brk_calloc(size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
+  if (total > g_small_limit) {
+    runtime_init();
+    // A fresh mapping is already zero.
+    if (total > g_options.mmap_threshold) {
+      if (total > size_t(PTRDIFF_MAX)) return out_of_memory();
+      void* p = large_alloc(total, kMinAlign);
+      return p ? p : out_of_memory();
+    }
+  }
+  void* p = alloc(total);
+  if (p) memset(p, 0, total);
+  return p;
+}
+
+void* brk_realloc(void* p, size_t size) {
+  if (!p) return alloc(size);
+  if (size == 0) {  // as glibc: frees and returns NULL
+    heap_free(p);
+    return nullptr;
+  }
+  Span* s = owned_span(p, "realloc of invalid pointer");
+  size_t have = usable(s);
+  if (s->kind == kLarge) {
+    if (size > g_options.mmap_threshold) {
+      if (size > size_t(PTRDIFF_MAX)) return out_of_memory();
+      void* q = large_resize(s, size);
+      return q ? q : out_of_memory();
+    }
+  } else if (size <= have && size >= have / 2) {
+    return p;  // same class or close enough: keep the block
+  }
+  void* q = alloc(size);
+  if (!q) return nullptr;  // errno set; the old block is intact
+  memcpy(q, p, size < have ? size : have);
+  heap_free(p);
+  return q;
+}
+
+void* brk_reallocarray(void* p, size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
+  return brk_realloc(p, total);
+}
+
+void* brk_aligned_alloc(size_t alignment, size_t size) {
+  // glibc 2.36: a non-power-of-two (or zero) alignment is EINVAL; any size is accepted.
+  if (!is_pow2(alignment)) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return alloc_aligned(size, alignment);
+}
+
+int brk_posix_memalign(void** out, size_t alignment, size_t size) {
+  if (!is_pow2(alignment) || alignment < sizeof(void*)) return EINVAL;
+  int saved = errno;
+  void* p = alloc_aligned(size, alignment);
+  errno = saved;
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+void* brk_memalign(size_t alignment, size_t size) {
+  // glibc rounds a non-power-of-two alignment up to the next power of two.
+  if (!is_pow2(alignment)) {
+    if (alignment > size_t(PTRDIFF_MAX) / 2 + 1) return out_of_memory();
+    size_t a = kMinAlign;
+    while (a < alignment) a <<= 1;
+    alignment = a;
+  }
+  return alloc_aligned(size, alignment);
+}
+
+void* brk_valloc(size_t size) { return alloc_aligned(size, kPageSize); }
+
+void* brk_pvalloc(size_t size) {
+  size_t rounded = align_up(size == 0 ? 1 : size, kPageSize);
+  if (rounded < size) return out_of_memory();
+  return alloc_aligned(rounded, kPageSize);
+}
+
+size_t brk_usable_size(const void* p) {
+  if (!p) return 0;
+  return usable(owned_span(p, "malloc_usable_size of invalid pointer"));
+}
+
+void brk_free_sized(void* p, size_t size) {
+  if (!p) return;
+  Span* s = owned_span(p, "free of invalid pointer");
+  size_t have = usable(s);
+  // Any size the block could have been allocated (or resized in place) with is accepted.
+  bool fits = s->kind == kLarge ? size <= have && size + kPageSize > have
+                                : size <= have && (2 * size >= have || have == kMinAlign);
+  if (!fits) fatal_sized_free(p, size);
+  heap_free(p);
+}
+
+void brk_free_aligned_sized(void* p, size_t alignment, size_t size) {
+  if (!p) return;
+  Span* s = owned_span(p, "free of invalid pointer");
+  if (size > usable(s) || (alignment && (uintptr_t(p) & (alignment - 1)))) fatal_sized_free(p, size);
+  heap_free(p);
+}
+
+int brk_trim(size_t pad) {
+  (void)pad;
+  runtime_init();
+  heap_trim_all();
+  return arena_purge(true) > 0;
+}
+
+void brk_set_mmap_threshold(size_t bytes) { set_mmap_threshold(bytes); }
+
+size_t brk_mmap_threshold(void) {
+  runtime_init();
+  return g_options.mmap_threshold;
+}
+
+void brk_get_stats(struct brk_stats* out) {
+  runtime_init();
+  stats_collect(out, nullptr);
+}
+
+void brk_print_stats(int fd) {
+  runtime_init();
+  stats_print(fd);
+}
+
+}  // extern "C"

@@ -1,0 +1,40 @@
+// brk-like arenas: large regions of address space reserved up front (PROT_NONE, no memory), each with a
+// break pointer that moves up to hand out page runs (spans) and down to give the top back, as the program
+// break does; more arenas are reserved when one is full. The process's real brk is never touched.
+//
+// Freed runs are coalesced with free neighbours (found through the page map) and kept in size bins for
+// reuse. Their pages stay resident ("dirty") for the purge delay, so a program that frees and allocates
+// again soon does not fault pages in again; then they are purged: madvise(MADV_DONTNEED) inside an arena,
+// or the break is lowered when the run is at the top. malloc_trim purges everything at once, and a cap
+// on dirty bytes bounds what an idle program keeps.
+//
+// Every function takes the arena lock itself; none is on the malloc/free fast path.
+#ifndef BRK_ARENA_H
+#define BRK_ARENA_H
+
+#include "allocator/span.h"
+
+namespace brkmalloc {
+
+// A run of `pages` pages, registered in the page map as `s`'s; the caller fills in the span's kind.
+// nullptr when the address space or memory is exhausted.
+Span* arena_alloc(size_t pages);
+// Gives a span's pages back (the record is reused or recycled).
+void arena_free(Span* s);
+// Purges dirty runs: all of them if `all`, else those older than the purge delay. Returns bytes purged.
+size_t arena_purge(bool all);
+
+struct ArenaStats {
+  size_t reserved, below_break, free_bytes, dirty_bytes, purged_bytes;
+  unsigned arenas;
+};
+ArenaStats arena_stats();
+// Calls fn(span) for every small span below the breaks, under the arena lock (for statistics).
+void arena_for_each_span(void (*fn)(const Span*, void*), void* ctx);
+
+class SpinLock;
+extern SpinLock g_arena_lock;
+
+}  // namespace brkmalloc
+
+#endif

@@ -1,0 +1,87 @@
+// Large-object mappings (see large.h).
+#include "allocator/large.h"
+
+#include <atomic>
+
+#include "allocator/config.h"
+#include "allocator/meta.h"
+#include "allocator/os.h"
+#include "allocator/page_map.h"
+
+namespace brkmalloc {
+
+namespace {
+
+std::atomic<size_t> g_count, g_bytes, g_requested;
+
+void account(const Span* s, int sign) {
+  g_count.fetch_add(size_t(sign), std::memory_order_relaxed);
+  g_bytes.fetch_add(size_t(sign) * s->bytes, std::memory_order_relaxed);
+  g_requested.fetch_add(size_t(sign) * s->requested, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void* large_alloc(size_t size, size_t align) {
+  size_t bytes = align_up(size, kPageSize);
+  if (bytes < size) return nullptr;
+  void* p = os::map(bytes, align > kPageSize ? align : kPageSize);
+  if (!p) return nullptr;
+  Span* s = meta_new_span();
+  if (!s || !page_map_set(uintptr_t(p), kPageSize, s)) {
+    if (s) meta_delete_span(s);
+    os::unmap(p, bytes);
+    return nullptr;
+  }
+  s->start = s->base = uintptr_t(p);
+  s->bytes = bytes;
+  s->requested = size;
+  s->kind = kLarge;
+  account(s, 1);
+  return p;
+}
+
+void large_free(Span* s) {
+  account(s, -1);
+  page_map_set(s->start, kPageSize, nullptr);
+  void* p = reinterpret_cast<void*>(s->base);
+  size_t bytes = s->bytes;
+  meta_delete_span(s);
+  os::unmap(p, bytes);
+}
+
+void* large_resize(Span* s, size_t size) {
+  size_t bytes = align_up(size, kPageSize);
+  if (bytes < size) return nullptr;
+  void* old = reinterpret_cast<void*>(s->base);
+  void* p = old;
+  if (bytes != s->bytes) {
+    // In place when the neighbourhood allows; otherwise onto a fresh mapping whose page-map leaf is
+    // ready, so that nothing can fail after the pages have moved.
+    p = os::remap(old, s->bytes, bytes, nullptr);
+    if (!p) {
+      void* dest = os::map(bytes, kPageSize);
+      if (!dest) return nullptr;
+      if (!page_map_prepare(uintptr_t(dest), kPageSize) || !os::remap(old, s->bytes, bytes, dest)) {
+        os::unmap(dest, bytes);
+        return nullptr;
+      }
+      p = dest;
+      page_map_set(s->start, kPageSize, nullptr);
+      page_map_set(uintptr_t(p), kPageSize, s);
+    }
+  }
+  account(s, -1);
+  s->start = s->base = uintptr_t(p);
+  s->bytes = bytes;
+  s->requested = size;
+  account(s, 1);
+  return p;
+}
+
+LargeStats large_stats() {
+  return LargeStats{g_count.load(std::memory_order_relaxed), g_bytes.load(std::memory_order_relaxed),
+                    g_requested.load(std::memory_order_relaxed)};
+}
+
+}  // namespace brkmalloc

@@ -1,0 +1,37 @@
+// The OS layer: the only file that calls mmap, munmap, mremap, mprotect and madvise.
+//
+// Contract of each call:
+// - reserve: address space only (PROT_NONE, no memory, no commit charge); aligned as asked; nullptr on failure.
+// - commit: makes reserved pages readable and writable; fresh pages read as zero. false on failure.
+// - decommit: drops the pages (RSS falls at once) and makes them inaccessible again, as lowering a break does.
+// - purge: drops the pages but keeps them accessible; the next touch faults in a zero page.
+// - map: a fresh private anonymous read-write mapping, zero-filled, aligned as asked; nullptr on failure.
+// - unmap: munmap.
+// - remap: resizes a mapping in place (dest == nullptr) or moves its pages onto dest, replacing the mapping
+//   there (no copy); nullptr on failure, old mapping intact.
+// None of them sets errno for the caller: the API layer sets ENOMEM itself.
+#ifndef BRK_OS_H
+#define BRK_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace brkmalloc {
+namespace os {
+
+void* reserve(size_t size, size_t align);
+bool commit(void* p, size_t size);
+void decommit(void* p, size_t size);
+void purge(void* p, size_t size);
+void* map(size_t size, size_t align);
+void unmap(void* p, size_t size);
+void* remap(void* p, size_t old_size, size_t new_size, void* dest);
+// Bytes of the process resident in memory (from /proc/self/statm); 0 if unreadable.
+size_t resident_bytes();
+// Milliseconds on a monotonic clock (vDSO, no system call in practice).
+uint64_t now_ms();
+
+}  // namespace os
+}  // namespace brkmalloc
+
+#endif

@@ -1,0 +1,36 @@
+// The page map: from any address, in O(1) and without locks, the span that owns its 4 KiB page, or
+// nullptr if we never handed that page out. A two-level radix tree over the 47-bit address space:
+// a 1 MiB root in .bss (untouched entries cost nothing) and 2 MiB leaves, mapped when first needed and
+// never freed, so a reader never sees a leaf disappear. Small and free spans set every page; a large
+// object sets only the page of its user pointer, so interior pointers into it are not found.
+#ifndef BRK_PAGE_MAP_H
+#define BRK_PAGE_MAP_H
+
+#include <atomic>
+
+#include "allocator/config.h"
+#include "allocator/span.h"
+
+namespace brkmalloc {
+
+constexpr unsigned kLeafBits = 18;  // pages per leaf: 2^18 * 4 KiB = 1 GiB
+constexpr unsigned kRootBits = kAddressBits - kPageShift - kLeafBits;
+
+extern std::atomic<Span**> g_page_map[size_t{1} << kRootBits];
+
+BRK_INLINE Span* page_map_lookup(const void* p) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  Span** leaf = g_page_map[(a >> (kPageShift + kLeafBits)) & ((size_t{1} << kRootBits) - 1)].load(std::memory_order_acquire);
+  if (BRK_UNLIKELY(!leaf)) return nullptr;
+  return leaf[(a >> kPageShift) & ((size_t{1} << kLeafBits) - 1)];
+}
+
+// Points every page of [start, start + bytes) at s (nullptr to forget them). Fails (false) only if a
+// leaf could not be mapped; then nothing is changed that a lookup would misread.
+bool page_map_set(uintptr_t start, size_t bytes, Span* s);
+// Makes sure leaves exist for the range, so that a later page_map_set on it cannot fail.
+bool page_map_prepare(uintptr_t start, size_t bytes);
+
+}  // namespace brkmalloc
+
+#endif

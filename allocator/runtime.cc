@@ -1,0 +1,84 @@
+// Start-up, fork and exit (see runtime.h).
+#include "allocator/runtime.h"
+
+#include <pthread.h>
+
+#include <atomic>
+#include <stdlib.h>
+
+#include "allocator/arena.h"
+#include "allocator/heap.h"
+#include "allocator/lock.h"
+#include "allocator/meta.h"
+#include "allocator/options.h"
+#include "allocator/stats.h"
+
+namespace brkmalloc {
+
+size_t g_small_limit = 0;
+bool g_runtime_ready = false;
+
+extern SpinLock g_page_map_lock;
+
+namespace {
+
+SpinLock g_init_lock;
+
+// fork() from a threaded program: every lock is taken before the fork, so the child inherits consistent
+// metadata, and released (parent) or reset (child, where the holders do not exist) after it.
+void fork_prepare() {
+  heap_fork_prepare();
+  g_arena_lock.lock();
+  g_page_map_lock.lock();
+  g_meta_lock.lock();
+}
+void fork_parent() {
+  g_meta_lock.unlock();
+  g_page_map_lock.unlock();
+  g_arena_lock.unlock();
+  heap_fork_parent();
+}
+void fork_child() {
+  g_meta_lock.reset();
+  g_page_map_lock.reset();
+  g_arena_lock.reset();
+  heap_fork_child();
+}
+
+void print_stats_at_exit() { stats_print(2); }
+
+}  // namespace
+
+void runtime_init_slow() {
+  LockGuard g(g_init_lock);
+  if (g_runtime_ready) return;
+  options_init();
+  secrets_init();
+  heap_thread_key_init();
+  g_small_limit = g_options.mmap_threshold < kSmallLookupMax ? g_options.mmap_threshold : kSmallLookupMax;
+  __atomic_store_n(&g_runtime_ready, true, __ATOMIC_RELEASE);
+}
+
+void runtime_init_late() {
+  static std::atomic<bool> done{false};
+  if (done.load(std::memory_order_acquire) || done.exchange(true)) return;
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  if (g_options.print_stats) atexit(print_stats_at_exit);
+}
+
+void set_mmap_threshold(size_t bytes) {
+  runtime_init();
+  if (bytes > kMaxSmallSize) bytes = kMaxSmallSize;
+  g_options.mmap_threshold = bytes;
+  __atomic_store_n(&g_small_limit, bytes < kSmallLookupMax ? bytes : kSmallLookupMax, __ATOMIC_RELAXED);
+}
+
+// Settings are read (and malformed ones reported) at load time even in a program that never allocates.
+// If the first malloc came before the environment was set up, the settings are read here.
+__attribute__((constructor)) static void runtime_constructor() {
+  runtime_init();
+  options_init();
+  set_mmap_threshold(g_options.mmap_threshold);
+}
+
+}  // namespace brkmalloc

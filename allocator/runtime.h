@@ -1,0 +1,29 @@
+// Process-wide start-up, fork handling and exit reporting. runtime_init does only work that cannot
+// allocate (settings, secrets, the thread-exit key); runtime_init_late runs once a heap exists and may
+// call libc functions that allocate (pthread_atfork, atexit), which then land on a working allocator.
+#ifndef BRK_RUNTIME_H
+#define BRK_RUNTIME_H
+
+#include "allocator/config.h"
+
+namespace brkmalloc {
+
+// Sizes up to this take the table lookup on the malloc fast path: min(1 KiB, mmap threshold), and 0
+// until runtime_init has run, so the very first call takes the slow path, which initializes.
+extern size_t g_small_limit;
+
+void runtime_init_slow();
+extern bool g_runtime_ready;
+BRK_INLINE void runtime_init() {
+  if (BRK_UNLIKELY(!__atomic_load_n(&g_runtime_ready, __ATOMIC_ACQUIRE))) runtime_init_slow();
+}
+void runtime_init_late();
+void set_mmap_threshold(size_t bytes);
+
+// Defined by heap.cc, called from here.
+void secrets_init();
+void heap_thread_key_init();
+
+}  // namespace brkmalloc
+
+#endif

@@ -1,0 +1,93 @@
+// A span is a run of pages with one job: blocks of one size class (kSmall), one large object in its own
+// mapping (kLarge), or free pages of an arena (kFree). Its metadata lives apart from the pages (meta.cc),
+// so a program that overruns a block cannot rewrite it; the page map finds it from any address.
+//
+// Invariants of a small span:
+// - only the owner heap's thread touches free/used/full/bump/next/prev; other threads hand blocks back
+//   through the owner's inbox (heap.h), never by writing here;
+// - used counts blocks not on `free`, including blocks waiting in an inbox, so a span with used == 0 has
+//   every block on its free list or in its never-used tail (bump..end);
+// - a freed block's first word is the encoded link, its second word its free mark (see Block).
+#ifndef BRK_SPAN_H
+#define BRK_SPAN_H
+
+#include "allocator/config.h"
+
+namespace brkmalloc {
+
+struct Heap;
+
+enum SpanKind : uint8_t { kFree = 0, kSmall = 1, kLarge = 2 };
+
+// The two words a freed block holds. Links are stored encoded (XOR with a per-process secret and the
+// block's own address) so that a stray write through a dangling pointer decodes to an address outside
+// the span and is caught the next time the list is used, instead of steering malloc to it.
+struct Block {
+  uintptr_t link;
+  uintptr_t mark;  // free_mark(b) while on a free list, remote_mark(b) while in an inbox
+};
+
+struct Secrets {
+  uintptr_t link;
+  uintptr_t mark;
+};
+extern Secrets g_secrets;
+
+BRK_INLINE uintptr_t encode_link(const Block* next, const Block* at) {
+  return reinterpret_cast<uintptr_t>(next) ^ (reinterpret_cast<uintptr_t>(at) >> 4) ^ g_secrets.link;
+}
+BRK_INLINE Block* decode_link(const Block* at) {
+  return reinterpret_cast<Block*>(at->link ^ (reinterpret_cast<uintptr_t>(at) >> 4) ^ g_secrets.link);
+}
+BRK_INLINE uintptr_t free_mark(const Block* b) { return g_secrets.mark ^ reinterpret_cast<uintptr_t>(b); }
+BRK_INLINE uintptr_t remote_mark(const Block* b) { return free_mark(b) ^ 0x5a5a5a5a5a5a5a5aull; }
+
+struct Span {
+  // Hot: malloc and free touch only this first cache line.
+  Block* free;          // blocks ready to hand out
+  uintptr_t start;      // first block (small) or the user pointer (large)
+  Heap* owner;          // small: the heap that may use free/used; others: nullptr
+  uint32_t limit;       // bytes of whole blocks (capacity * block_size); offsets below it are in a block
+  uint32_t block_size;
+  uint64_t div_magic;   // offset -> block index by multiply (size_classes.h)
+  uint32_t used;
+  uint8_t full;         // on the owner's full list
+  SpanKind kind;
+  uint8_t cls;
+  uint8_t dirty;        // free span: pages may be resident
+  uintptr_t bump;       // small: never-used tail [bump, start + limit) not yet on the free list
+  // Cold.
+  uintptr_t base;       // first page of the span (large: of the mapping)
+  size_t bytes;         // length of the span (large: of the mapping)
+  Span* next;           // in the owner's class list, or an arena bin
+  Span* prev;
+  Span* dirty_next;     // free spans: the arena's purge queue, oldest first
+  Span* dirty_prev;
+  uint64_t freed_ms;    // free spans: when the pages became free
+  size_t requested;     // large: the size asked for (for statistics)
+};
+
+// An intrusive doubly linked list of spans (through next/prev).
+struct SpanList {
+  Span* head = nullptr;
+  void push(Span* s) {
+    s->prev = nullptr;
+    s->next = head;
+    if (head) head->prev = s;
+    head = s;
+  }
+  void remove(Span* s) {
+    if (s->prev) s->prev->next = s->next; else head = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = nullptr;
+  }
+  Span* pop() {
+    Span* s = head;
+    if (s) remove(s);
+    return s;
+  }
+};
+
+}  // namespace brkmalloc
+
+#endif
