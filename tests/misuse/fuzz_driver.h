@@ -99,7 +99,7 @@ class Driver {
  public:
   // Bounds on what the model keeps live (more frees are chosen near them).
   static constexpr size_t kMaxLive = 1500;
-  static constexpr size_t kMaxLiveBytes = 48u << 20;
+  static constexpr size_t kMaxLiveBytes = 24u << 20;
 
   Driver(Choices* c, Mailbox* mailbox = nullptr) : c_(c), mailbox_(mailbox) {}
   ~Driver() { release_all(); }
@@ -159,10 +159,10 @@ class Driver {
   size_t pick_size() {
     uint32_t r = c_->below(100);
     if (r < 45) return c_->below(129);                           // tiny
-    if (r < 70) return 129 + c_->below(2048 - 129);              // small
-    if (r < 82) return 2048 + c_->below(64 * 1024);              // medium
-    if (r < 92) return 128 * 1024 - 4096 + c_->below(8193);      // around the mmap threshold
-    return 128 * 1024 + c_->below(1536 * 1024);                  // large
+    if (r < 74) return 129 + c_->below(2048 - 129);              // small
+    if (r < 88) return 2048 + c_->below(64 * 1024);              // medium
+    if (r < 96) return 128 * 1024 - 4096 + c_->below(8193);      // around the mmap threshold
+    return 128 * 1024 + c_->below(512 * 1024);                   // large
   }
 
   size_t pick_align() {
@@ -336,7 +336,7 @@ class Driver {
       case 2: {  // posix_memalign with a bad alignment leaves *out untouched
         void* sentinel = reinterpret_cast<void*>(0x1234);
         void* out = sentinel;
-        int rc = brk_posix_memalign(&out, 48 + 16 * c_->below(4), 64);
+        int rc = brk_posix_memalign(&out, 48 + 32 * c_->below(4), 64);
         if (rc != EINVAL || out != sentinel) return fail("posix_memalign bad alignment not EINVAL", nullptr, (size_t)rc);
         return true;
       }

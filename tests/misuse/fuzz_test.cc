@@ -27,7 +27,7 @@ bool run(fuzz::Driver& d, size_t ops, const char* label) {
 }  // namespace
 
 int main() {
-  size_t ops = 40000;
+  size_t ops = 15000;
   if (const char* e = getenv("FUZZ_OPS")) ops = strtoull(e, nullptr, 10);
   uint64_t seeds[] = {1, 2, 3};
   size_t nseeds = 3;
