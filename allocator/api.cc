@@ -75,11 +75,11 @@ size_t usable(const Span* s) { return s->kind == kLarge ? s->bytes : s->block_si
 
 extern "C" {
 
-void* brk_malloc(size_t size) { return alloc(size); }
+void* brk_malloc(size_t size) noexcept { return alloc(size); }
 
-void brk_free(void* p) { heap_free(p); }
+void brk_free(void* p) noexcept { heap_free(p); }
 
-void* brk_calloc(size_t count, size_t size) {
+void* brk_calloc(size_t count, size_t size) noexcept {
   size_t total;
   if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
   if (total > g_small_limit) {
@@ -96,7 +96,7 @@ void* brk_calloc(size_t count, size_t size) {
   return p;
 }
 
-void* brk_realloc(void* p, size_t size) {
+void* brk_realloc(void* p, size_t size) noexcept {
   if (!p) return alloc(size);
   if (size == 0) {  // as glibc: frees and returns NULL
     heap_free(p);
@@ -120,13 +120,13 @@ void* brk_realloc(void* p, size_t size) {
   return q;
 }
 
-void* brk_reallocarray(void* p, size_t count, size_t size) {
+void* brk_reallocarray(void* p, size_t count, size_t size) noexcept {
   size_t total;
   if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
   return brk_realloc(p, total);
 }
 
-void* brk_aligned_alloc(size_t alignment, size_t size) {
+void* brk_aligned_alloc(size_t alignment, size_t size) noexcept {
   // glibc 2.36: a non-power-of-two (or zero) alignment is EINVAL; any size is accepted.
   if (!is_pow2(alignment)) {
     errno = EINVAL;
@@ -135,7 +135,7 @@ void* brk_aligned_alloc(size_t alignment, size_t size) {
   return alloc_aligned(size, alignment);
 }
 
-int brk_posix_memalign(void** out, size_t alignment, size_t size) {
+int brk_posix_memalign(void** out, size_t alignment, size_t size) noexcept {
   if (!is_pow2(alignment) || alignment < sizeof(void*)) return EINVAL;
   int saved = errno;
   void* p = alloc_aligned(size, alignment);
@@ -145,7 +145,7 @@ int brk_posix_memalign(void** out, size_t alignment, size_t size) {
   return 0;
 }
 
-void* brk_memalign(size_t alignment, size_t size) {
+void* brk_memalign(size_t alignment, size_t size) noexcept {
   // glibc rounds a non-power-of-two alignment up to the next power of two.
   if (!is_pow2(alignment)) {
     if (alignment > size_t(PTRDIFF_MAX) / 2 + 1) return out_of_memory();
@@ -156,20 +156,20 @@ void* brk_memalign(size_t alignment, size_t size) {
   return alloc_aligned(size, alignment);
 }
 
-void* brk_valloc(size_t size) { return alloc_aligned(size, kPageSize); }
+void* brk_valloc(size_t size) noexcept { return alloc_aligned(size, kPageSize); }
 
-void* brk_pvalloc(size_t size) {
+void* brk_pvalloc(size_t size) noexcept {
   size_t rounded = align_up(size == 0 ? 1 : size, kPageSize);
   if (rounded < size) return out_of_memory();
   return alloc_aligned(rounded, kPageSize);
 }
 
-size_t brk_usable_size(const void* p) {
+size_t brk_usable_size(const void* p) noexcept {
   if (!p) return 0;
   return usable(owned_span(p, "malloc_usable_size of invalid pointer"));
 }
 
-void brk_free_sized(void* p, size_t size) {
+void brk_free_sized(void* p, size_t size) noexcept {
   if (!p) return;
   Span* s = owned_span(p, "free of invalid pointer");
   size_t have = usable(s);
@@ -180,33 +180,33 @@ void brk_free_sized(void* p, size_t size) {
   heap_free(p);
 }
 
-void brk_free_aligned_sized(void* p, size_t alignment, size_t size) {
+void brk_free_aligned_sized(void* p, size_t alignment, size_t size) noexcept {
   if (!p) return;
   Span* s = owned_span(p, "free of invalid pointer");
   if (size > usable(s) || (alignment && (uintptr_t(p) & (alignment - 1)))) fatal_sized_free(p, size);
   heap_free(p);
 }
 
-int brk_trim(size_t pad) {
+int brk_trim(size_t pad) noexcept {
   (void)pad;
   runtime_init();
   heap_trim_all();
   return arena_purge(true) > 0;
 }
 
-void brk_set_mmap_threshold(size_t bytes) { set_mmap_threshold(bytes); }
+void brk_set_mmap_threshold(size_t bytes) noexcept { set_mmap_threshold(bytes); }
 
-size_t brk_mmap_threshold(void) {
+size_t brk_mmap_threshold(void) noexcept {
   runtime_init();
   return g_options.mmap_threshold;
 }
 
-void brk_get_stats(struct brk_stats* out) {
+void brk_get_stats(struct brk_stats* out) noexcept {
   runtime_init();
   stats_collect(out, nullptr);
 }
 
-void brk_print_stats(int fd) {
+void brk_print_stats(int fd) noexcept {
   runtime_init();
   stats_print(fd);
 }
