@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+/* Exported even though the core is built with hidden visibility; libbrkmalloc.so hides them again. */
+#define BRK_API __attribute__((visibility("default")))
 #ifdef __cplusplus
 #define BRK_NOEXCEPT noexcept
 extern "C" {
@@ -15,29 +17,29 @@ extern "C" {
 #define BRK_NOEXCEPT
 #endif
 
-void* brk_malloc(size_t size) BRK_NOEXCEPT;
-void  brk_free(void* p) BRK_NOEXCEPT;
-void* brk_calloc(size_t count, size_t size) BRK_NOEXCEPT;
-void* brk_realloc(void* p, size_t size) BRK_NOEXCEPT;
-void* brk_reallocarray(void* p, size_t count, size_t size) BRK_NOEXCEPT;
-void* brk_aligned_alloc(size_t alignment, size_t size) BRK_NOEXCEPT;
-int   brk_posix_memalign(void** out, size_t alignment, size_t size) BRK_NOEXCEPT;
-void* brk_memalign(size_t alignment, size_t size) BRK_NOEXCEPT;
-void* brk_valloc(size_t size) BRK_NOEXCEPT;
-void* brk_pvalloc(size_t size) BRK_NOEXCEPT;
-size_t brk_usable_size(const void* p) BRK_NOEXCEPT;
+BRK_API void* brk_malloc(size_t size) BRK_NOEXCEPT;
+BRK_API void  brk_free(void* p) BRK_NOEXCEPT;
+BRK_API void* brk_calloc(size_t count, size_t size) BRK_NOEXCEPT;
+BRK_API void* brk_realloc(void* p, size_t size) BRK_NOEXCEPT;
+BRK_API void* brk_reallocarray(void* p, size_t count, size_t size) BRK_NOEXCEPT;
+BRK_API void* brk_aligned_alloc(size_t alignment, size_t size) BRK_NOEXCEPT;
+BRK_API int   brk_posix_memalign(void** out, size_t alignment, size_t size) BRK_NOEXCEPT;
+BRK_API void* brk_memalign(size_t alignment, size_t size) BRK_NOEXCEPT;
+BRK_API void* brk_valloc(size_t size) BRK_NOEXCEPT;
+BRK_API void* brk_pvalloc(size_t size) BRK_NOEXCEPT;
+BRK_API size_t brk_usable_size(const void* p) BRK_NOEXCEPT;
 /* C23: size (and alignment) must be those the block was allocated with; a mismatch aborts. */
-void  brk_free_sized(void* p, size_t size) BRK_NOEXCEPT;
-void  brk_free_aligned_sized(void* p, size_t alignment, size_t size) BRK_NOEXCEPT;
+BRK_API void  brk_free_sized(void* p, size_t size) BRK_NOEXCEPT;
+BRK_API void  brk_free_aligned_sized(void* p, size_t alignment, size_t size) BRK_NOEXCEPT;
 
 /* Returns freed pages to the OS now (all of them; `pad` is accepted for malloc_trim compatibility).
  * Returns 1 if memory was released, 0 otherwise. */
-int   brk_trim(size_t pad) BRK_NOEXCEPT;
+BRK_API int   brk_trim(size_t pad) BRK_NOEXCEPT;
 
 /* Requests above this many bytes get their own mapping. Clamped to [0, BRK_MAX_MMAP_THRESHOLD]. */
 #define BRK_MAX_MMAP_THRESHOLD (1u << 20)
-void   brk_set_mmap_threshold(size_t bytes) BRK_NOEXCEPT;
-size_t brk_mmap_threshold(void) BRK_NOEXCEPT;
+BRK_API void   brk_set_mmap_threshold(size_t bytes) BRK_NOEXCEPT;
+BRK_API size_t brk_mmap_threshold(void) BRK_NOEXCEPT;
 
 struct brk_stats {
   size_t allocated;       /* bytes in live blocks, as their size classes count them */
@@ -51,9 +53,9 @@ struct brk_stats {
   size_t large_count;     /* live large mappings */
   size_t thread_heaps;    /* heaps created (one per thread that allocated; reused after thread exit) */
 };
-void brk_get_stats(struct brk_stats* out) BRK_NOEXCEPT;
+BRK_API void brk_get_stats(struct brk_stats* out) BRK_NOEXCEPT;
 /* Writes a human-readable report (totals and per size class) to the file descriptor, without allocating. */
-void brk_print_stats(int fd) BRK_NOEXCEPT;
+BRK_API void brk_print_stats(int fd) BRK_NOEXCEPT;
 
 #ifdef __cplusplus
 }

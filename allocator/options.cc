@@ -14,7 +14,7 @@ Options g_options;
 
 namespace {
 
-enum class Kind { kSize, kMillis, kBool, kChecks };
+enum class Kind { kSize, kMillis, kBool };
 
 struct Setting {
   const char* name;  // after the BRKMALLOC_ prefix
@@ -26,7 +26,6 @@ constexpr Setting kSettings[] = {
     {"MMAP_THRESHOLD", Kind::kSize, "requests above this many bytes get their own mapping (max 1M)"},
     {"PURGE_DELAY_MS", Kind::kMillis, "freed pages stay resident this long before going back to the OS"},
     {"STATS", Kind::kBool, "1: print statistics on stderr at exit"},
-    {"CHECKS", Kind::kChecks, "'full': also verify free-list links' alignment and poison freed blocks"},
 };
 
 void warn(const char* name, const char* value, const char* reason, const char* default_text) {
@@ -72,10 +71,6 @@ void apply(const Setting& st, const char* value) {
     case Kind::kBool:
       if (!strcmp(value, "1")) g_options.print_stats = true;
       else if (strcmp(value, "0") != 0) warn(st.name, value, "not 0 or 1", "0");
-      return;
-    case Kind::kChecks:
-      if (!strcmp(value, "full")) g_options.full_checks = true;
-      else if (strcmp(value, "default") != 0) warn(st.name, value, "not 'default' or 'full'", "default");
       return;
   }
 }
