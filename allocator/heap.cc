@@ -216,7 +216,7 @@ void free_slow(void* p, Span* s) {
       large_free(s);
       return;
     case kFree:
-      // Pages we handed out once and got back: the block was freed before.
+      // Pages we handed out once and got back (a free arena run, or a freed large block's first page).
       fatal_pointer("double free of", p);
     case kSmall:
       break;

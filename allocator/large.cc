@@ -14,6 +14,10 @@ namespace {
 
 std::atomic<size_t> g_count, g_bytes, g_requested;
 
+// What the page map says of a large block's page after the block is freed, until the address is used
+// again: a free of it is then reported as a double free, not as a pointer we never returned.
+Span g_freed_large{};
+
 void account(const Span* s, int sign) {
   g_count.fetch_add(size_t(sign), std::memory_order_relaxed);
   g_bytes.fetch_add(size_t(sign) * s->bytes, std::memory_order_relaxed);
@@ -43,7 +47,7 @@ void* large_alloc(size_t size, size_t align) {
 
 void large_free(Span* s) {
   account(s, -1);
-  page_map_set(s->start, kPageSize, nullptr);
+  page_map_set(s->start, kPageSize, &g_freed_large);
   void* p = reinterpret_cast<void*>(s->base);
   size_t bytes = s->bytes;
   meta_delete_span(s);
@@ -67,7 +71,7 @@ void* large_resize(Span* s, size_t size) {
         return nullptr;
       }
       p = dest;
-      page_map_set(s->start, kPageSize, nullptr);
+      page_map_set(s->start, kPageSize, &g_freed_large);
       page_map_set(uintptr_t(p), kPageSize, s);
     }
   }
