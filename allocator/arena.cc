@@ -190,8 +190,12 @@ void arena_free(Span* s) {
   Span* left = s->base ? page_map_lookup(reinterpret_cast<void*>(s->base - 1)) : nullptr;
   Span* right = page_map_lookup(reinterpret_cast<void*>(s->base + s->bytes));
   Arena* a = arena_of(s->base);
-  if (left && (left->kind != kFree || !a || left->base < a->base)) left = nullptr;
-  if (right && (right->kind != kFree || !a || right->base + right->bytes > a->end)) right = nullptr;
+  // Only a free run of this arena that touches s counts (the page map may hold stale entries beyond
+  // the break, e.g. of a large block that was mapped there before the arena was).
+  if (left && (left->kind != kFree || !a || left->base < a->base || left->base + left->bytes != s->base))
+    left = nullptr;
+  if (right && (right->kind != kFree || !a || right->base != s->base + s->bytes || right->base >= a->brk))
+    right = nullptr;
   Span* neighbours[2] = {left, right};
   for (Span* nb : neighbours) {
     if (!nb) continue;

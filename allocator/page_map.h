@@ -2,7 +2,8 @@
 // nullptr if we never handed that page out. A two-level radix tree over the 47-bit address space:
 // a 1 MiB root in .bss (untouched entries cost nothing) and 2 MiB leaves, mapped when first needed and
 // never freed, so a reader never sees a leaf disappear. Small and free spans set every page; a large
-// object sets only the page of its user pointer, so interior pointers into it are not found.
+// object sets only the page of its user pointer, so interior pointers into it are not found (after the
+// block is freed that page points at a tombstone, so a second free reads as a double free).
 #ifndef BRK_PAGE_MAP_H
 #define BRK_PAGE_MAP_H
 
