@@ -148,7 +148,10 @@ int brk_posix_memalign(void** out, size_t alignment, size_t size) noexcept {
 void* brk_memalign(size_t alignment, size_t size) noexcept {
   // glibc rounds a non-power-of-two alignment up to the next power of two.
   if (!is_pow2(alignment)) {
-    if (alignment > size_t(PTRDIFF_MAX) / 2 + 1) return out_of_memory();
+    if (alignment > SIZE_MAX / 2 + 1) {  // as glibc: no power of two to round up to
+      errno = EINVAL;
+      return nullptr;
+    }
     size_t a = kMinAlign;
     while (a < alignment) a <<= 1;
     alignment = a;

@@ -4,6 +4,7 @@
 
 #include <new>
 #include <pthread.h>
+#include <string.h>
 #include <sys/auxv.h>
 
 #include "allocator/arena.h"
@@ -161,10 +162,12 @@ BRK_NOINLINE void* alloc_without_heap(unsigned cls) {
 }  // namespace
 
 void secrets_init() {
-  const uint64_t* r = reinterpret_cast<const uint64_t*>(getauxval(AT_RANDOM));
+  // The kernel's 16 random bytes for this process (not necessarily 8-byte aligned).
+  uint64_t r[2] = {0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full};
+  if (const void* random = reinterpret_cast<const void*>(getauxval(AT_RANDOM))) memcpy(r, random, sizeof r);
   uintptr_t local = reinterpret_cast<uintptr_t>(&local);
-  g_secrets.link = (r ? r[0] : 0x9e3779b97f4a7c15ull) ^ (local << 7);
-  g_secrets.mark = (r ? r[1] : 0xc2b2ae3d27d4eb4full) ^ os::now_ms();
+  g_secrets.link = r[0] ^ (local << 7);
+  g_secrets.mark = r[1] ^ os::now_ms();
   if (!g_secrets.link) g_secrets.link = 0x9e3779b97f4a7c15ull;
   if (!g_secrets.mark) g_secrets.mark = 0xc2b2ae3d27d4eb4full;
 }
