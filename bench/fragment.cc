@@ -1,5 +1,5 @@
-// Fragmentation: fill ~128 MiB with small objects (16..512 bytes), free 90% of them at random, then
-// allocate ~48 MiB of medium blocks (1..32 KiB). An allocator that can reuse the holes stays near its
+// Fragmentation: fill ~96 MiB with small objects (16..512 bytes), free 90% of them at random, then
+// allocate ~36 MiB of medium blocks (1..32 KiB). An allocator that can reuse the holes stays near its
 // first peak; one that cannot grows. Figures: peak RSS (the runner's rusage) and final RSS (printed,
 // taken while the survivors and the medium blocks are still live).
 #include <vector>
@@ -8,7 +8,7 @@
 
 int main(int argc, char** argv) {
   bench::Args a = bench::parse_args(argc, argv);
-  const uint64_t small_bytes = bench::scaled(128u << 20, a), medium_bytes = bench::scaled(48u << 20, a);
+  const uint64_t small_bytes = bench::scaled(96u << 20, a), medium_bytes = bench::scaled(36u << 20, a);
   bench::Rng r(31);
   uint64_t sum = 0, bad = 0;
   std::vector<void*> small;

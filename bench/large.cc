@@ -5,7 +5,7 @@
 #include "common.h"
 
 static uint64_t realloc_growth(const bench::Args& a, uint64_t* bad) {
-  const uint64_t rounds = bench::scaled(3, a);
+  const uint64_t rounds = bench::scaled(2, a);
   const size_t kMax = 32u << 20;
   uint64_t sum = 0;
   for (uint64_t round = 0; round < rounds; round++) {
