@@ -109,9 +109,9 @@ bad=0
 for f in "$work"/ld/ld.*; do
   [[ -e "$f" ]] || continue
   procs=$((procs + 1))
-  prog="$(grep -m1 -oE 'binding file [^ ]+ \[0\]' "$f" | head -1 | awk '{print $3}' || true)"
+  prog="$(grep -oE 'binding file [^ /]+ \[0\]' "$f" | awk '$3 !~ /^linux-vdso/ { print $3; exit }' || true)"
   if ! grep -qF "to $so [0]: normal symbol \`malloc'" "$f"; then
-    echo "FAIL: process ${f##*.} (${prog:-?}) did not bind malloc to libbrkmalloc.so"; bad=1
+    echo "FAIL: process ${f##*.} (${prog:-?}) did not bind malloc to ${so##*/}"; bad=1
   fi
   if grep -qE "to [^ ]*libc\.so\.6 \[0\]: normal symbol \`(malloc|free|calloc|realloc)'" "$f"; then
     echo "FAIL: process ${f##*.} bound part of the malloc family to glibc:"
@@ -121,7 +121,7 @@ for f in "$work"/ld/ld.*; do
 done
 min_procs=2  # the wrapper bash and at least one program
 if ((procs < min_procs)); then echo "FAIL: only $procs LD_DEBUG files (expected one per process)"; bad=1; fi
-if ((bad == 0)); then echo "ok: all $procs processes bound malloc to libbrkmalloc.so and none to glibc"; else status=1; fi
+if ((bad == 0)); then echo "ok: all $procs processes bound malloc to ${so##*/} and none to glibc"; else status=1; fi
 grep -h -oE 'binding file [^ ]+ \[0\] to [^ ]*libbrkmalloc\.so \[0\]: normal symbol `malloc' "$work"/ld/ld.* 2>/dev/null \
   | awk '{print $3}' | sort | uniq -c | sed 's/^/  malloc from /'
 if [[ -s "$work/brk.err" ]]; then echo "--- stderr of the preloaded run:"; head -20 "$work/brk.err"; fi
