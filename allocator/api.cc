@@ -107,8 +107,7 @@ void* brk_realloc(void* p, size_t size) noexcept {
   if (s->kind == kLarge) {
     if (size > g_options.mmap_threshold) {
       if (size > size_t(PTRDIFF_MAX)) return out_of_memory();
-      void* q = large_resize(s, size);
-      return q ? q : out_of_memory();
+      if (void* q = large_resize(s, size)) return q;
     }
   } else if (size <= have && size >= have / 2) {
     return p;  // same class or close enough: keep the block

@@ -100,7 +100,10 @@ uintptr_t grow(size_t n) {
     return p;
   }
   if (g_num_arenas == kMaxArenas) return 0;
-  size_t want = kArenaReserve;
+  // The first arena is small (a small program's address space stays small, and RLIMIT_AS is met early);
+  // each next one doubles, up to kArenaReserve.
+  size_t want = kArenaFirstReserve << (g_num_arenas < 4 ? g_num_arenas : 4);
+  if (want > kArenaReserve) want = kArenaReserve;
   while (want < bytes) want <<= 1;
   for (; want >= kArenaMinReserve && want >= bytes; want >>= 1) {
     void* p = os::reserve(want, kPageSize);

@@ -27,6 +27,7 @@ constexpr size_t kDefaultMmapThreshold = size_t{128} << 10;
 constexpr size_t kSmallLookupMax = 1024;
 // Address space reserved per arena (no memory until the break moves over it); halved on failure.
 constexpr size_t kArenaReserve = size_t{1} << 30;
+constexpr size_t kArenaFirstReserve = size_t{64} << 20;
 constexpr size_t kArenaMinReserve = size_t{4} << 20;
 // The break moves up at least this much at a time (one mprotect per step).
 constexpr size_t kBreakStep = size_t{2} << 20;

@@ -3,6 +3,7 @@
 
 #include <atomic>
 
+#include "allocator/arena.h"
 #include "allocator/config.h"
 #include "allocator/meta.h"
 #include "allocator/os.h"
@@ -24,13 +25,28 @@ void account(const Span* s, int sign) {
   g_requested.fetch_add(size_t(sign) * s->requested, std::memory_order_relaxed);
 }
 
+// When mmap fails (RLIMIT_AS, or address space held by the arenas), pages freed in an arena can still
+// serve a large block. It is registered on all its pages (arena spans always are) and goes back to the
+// arena when freed; it cannot grow with mremap, so realloc moves it.
+void* arena_fallback(size_t size, size_t bytes, size_t align) {
+  if (align > kPageSize) return nullptr;
+  Span* s = arena_alloc(bytes >> kPageShift);
+  if (!s) return nullptr;
+  s->start = s->base;
+  s->requested = size;
+  s->in_arena = 1;
+  s->kind = kLarge;
+  account(s, 1);
+  return reinterpret_cast<void*>(s->start);
+}
+
 }  // namespace
 
 void* large_alloc(size_t size, size_t align) {
   size_t bytes = align_up(size, kPageSize);
   if (bytes < size) return nullptr;
   void* p = os::map(bytes, align > kPageSize ? align : kPageSize);
-  if (!p) return nullptr;
+  if (!p) return arena_fallback(size, bytes, align);
   Span* s = meta_new_span();
   if (!s || !page_map_set(uintptr_t(p), kPageSize, s)) {
     if (s) meta_delete_span(s);
@@ -47,6 +63,11 @@ void* large_alloc(size_t size, size_t align) {
 
 void large_free(Span* s) {
   account(s, -1);
+  if (s->in_arena) {
+    s->in_arena = 0;
+    arena_free(s);
+    return;
+  }
   page_map_set(s->start, kPageSize, &g_freed_large);
   void* p = reinterpret_cast<void*>(s->base);
   size_t bytes = s->bytes;
@@ -57,6 +78,7 @@ void large_free(Span* s) {
 void* large_resize(Span* s, size_t size) {
   size_t bytes = align_up(size, kPageSize);
   if (bytes < size) return nullptr;
+  if (s->in_arena) return nullptr;
   void* old = reinterpret_cast<void*>(s->base);
   void* p = old;
   if (bytes != s->bytes) {

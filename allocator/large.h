@@ -11,7 +11,8 @@ namespace brkmalloc {
 // A mapping for `size` bytes aligned to `align` (a power of two); nullptr when out of memory.
 void* large_alloc(size_t size, size_t align);
 void large_free(Span* s);
-// Resizes in place or moves the pages with mremap; nullptr (block intact) when the OS refuses.
+// Resizes in place or moves the pages with mremap; nullptr (block intact) when the OS refuses or the
+// block lives in an arena (then the caller copies).
 void* large_resize(Span* s, size_t size);
 
 struct LargeStats {

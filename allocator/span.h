@@ -3,10 +3,10 @@
 // so a program that overruns a block cannot rewrite it; the page map finds it from any address.
 //
 // Invariants of a small span:
-// - only the owner heap's thread touches free/used/full/bump/next/prev; other threads hand blocks back
+// - only the owner heap's thread touches free/used/full/limit/next/prev; other threads hand blocks back
 //   through the owner's inbox (heap.h), never by writing here;
 // - used counts blocks not on `free`, including blocks waiting in an inbox, so a span with used == 0 has
-//   every block on its free list or in its never-used tail (bump..end);
+//   every block on its free list or in its never-used tail (beyond limit);
 // - a freed block's first word is the encoded link, its second word its free mark (see Block).
 #ifndef BRK_SPAN_H
 #define BRK_SPAN_H
@@ -47,7 +47,7 @@ struct Span {
   Block* free;          // blocks ready to hand out
   uintptr_t start;      // first block (small) or the user pointer (large)
   Heap* owner;          // small: the heap that may use free/used; others: nullptr
-  uint32_t limit;       // bytes of whole blocks (capacity * block_size); offsets below it are in a block
+  uint32_t limit;       // bytes of blocks handed out at least once; offsets below it are in a block
   uint32_t block_size;
   uint64_t div_magic;   // offset -> block index by multiply (size_classes.h)
   uint32_t used;
@@ -55,7 +55,7 @@ struct Span {
   SpanKind kind;
   uint8_t cls;
   uint8_t dirty;        // free span: pages may be resident
-  uintptr_t bump;       // small: never-used tail [bump, start + limit) not yet on the free list
+  uint8_t in_arena;     // large: served from arena pages because mmap failed (address space exhausted)
   // Cold.
   uintptr_t base;       // first page of the span (large: of the mapping)
   size_t bytes;         // length of the span (large: of the mapping)
