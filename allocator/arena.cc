@@ -155,7 +155,7 @@ size_t purge_locked(bool all) {
 
 }  // namespace
 
-Span* arena_alloc(size_t n) {
+Span* arena_alloc(size_t n, SpanKind kind) {
   LockGuard g(g_arena_lock);
   Span* s = meta_new_span();
   if (!s) return nullptr;
@@ -179,6 +179,7 @@ Span* arena_alloc(size_t n) {
     s->base = p;
     s->bytes = n << kPageShift;
   }
+  s->kind = kind;
   page_map_set(s->base, s->bytes, s);
   if (g_dirty_head) purge_locked(false);
   return s;

@@ -16,9 +16,10 @@
 
 namespace brkmalloc {
 
-// A run of `pages` pages, registered in the page map as `s`'s; the caller fills in the span's kind.
-// nullptr when the address space or memory is exhausted.
-Span* arena_alloc(size_t pages);
+// A run of `pages` pages, registered in the page map as the returned span's, whose kind is set before
+// the lock is released (so a neighbour being freed never mistakes it for a free run); the caller fills
+// in the rest. nullptr when the address space or memory is exhausted.
+Span* arena_alloc(size_t pages, SpanKind kind);
 // Gives a span's pages back (the record is reused or recycled).
 void arena_free(Span* s);
 // Purges dirty runs: all of them if `all`, else those older than the purge delay. Returns bytes purged.

@@ -51,13 +51,13 @@ bool span_carve(Span* s) {
     head = b;
   }
   s->free = head;
-  s->limit += uint32_t(n * ci.size);
+  __atomic_store_n(&s->limit, s->limit + uint32_t(n * ci.size), __ATOMIC_RELAXED);
   return true;
 }
 
 Span* span_new(Heap* h, unsigned cls) {
   const ClassInfo& ci = kClasses.info[cls];
-  Span* s = arena_alloc(ci.pages);
+  Span* s = arena_alloc(ci.pages, kSmall);
   if (!s) return nullptr;
   s->start = s->base;
   s->limit = 0;
@@ -68,7 +68,6 @@ Span* span_new(Heap* h, unsigned cls) {
   s->cls = uint8_t(cls);
   s->free = nullptr;
   s->owner = h;
-  s->kind = kSmall;  // last: a concurrent invalid free must not see a half-made small span as valid
   return s;
 }
 

@@ -65,7 +65,10 @@ BRK_INLINE void* heap_alloc(Heap* h, unsigned cls) {
 // Is p the start of a block of small span s that has been handed out at least once?
 BRK_INLINE bool block_start(const Span* s, const void* p) {
   uintptr_t off = uintptr_t(p) - s->start;
-  return off < s->limit && ((off * s->div_magic) >> 48) * s->block_size == off;
+  // limit only grows, and a block handed to another thread lies below any value it reads; relaxed
+  // (a plain load on x86) keeps that read well-defined.
+  uint32_t limit = __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
+  return off < limit && ((off * s->div_magic) >> 48) * s->block_size == off;
 }
 
 BRK_INLINE void heap_free(void* p) {

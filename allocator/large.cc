@@ -30,12 +30,11 @@ void account(const Span* s, int sign) {
 // arena when freed; it cannot grow with mremap, so realloc moves it.
 void* arena_fallback(size_t size, size_t bytes, size_t align) {
   if (align > kPageSize) return nullptr;
-  Span* s = arena_alloc(bytes >> kPageShift);
+  Span* s = arena_alloc(bytes >> kPageShift, kLarge);
   if (!s) return nullptr;
   s->start = s->base;
   s->requested = size;
   s->in_arena = 1;
-  s->kind = kLarge;
   account(s, 1);
   return reinterpret_cast<void*>(s->start);
 }

@@ -41,7 +41,7 @@ class Arena : public ::testing::Test {
   }
   // A run marked in use (kind kLarge: not free, and skipped by the small-span statistics walk).
   static Span* take(size_t pages) {
-    Span* s = arena_alloc(pages);
+    Span* s = arena_alloc(pages, kLarge);
     if (s) {
       EXPECT_EQ(s->bytes, pages * kPageSize);
       EXPECT_EQ(s->base % kPageSize, 0u);
@@ -285,7 +285,7 @@ TEST_F(Arena, ConcurrentRunsNeverOverlap) {
     for (int i = 0; i < 1500; ++i) {
       seed = seed * 1103515245u + 12345u;
       if (held.size() < 16 && (seed >> 16) % 3 != 0) {
-        Span* s = arena_alloc(1 + (seed >> 20) % 8);
+        Span* s = arena_alloc(1 + (seed >> 20) % 8, kLarge);
         ASSERT_NE(s, nullptr);
         s->kind = kLarge;
         memset(at(s->base), tag, s->bytes);
