@@ -258,9 +258,10 @@ TEST_F(Arena, DirtyBytesAreBounded) {
     ASSERT_NE(s, nullptr);
     arena_free(s);
   }
+  // (Runs at the top of an earlier, full arena may have been given back by lowering its break.)
   ArenaStats st = arena_stats();
-  EXPECT_EQ(st.free_bytes, total);
-  EXPECT_LT(st.dirty_bytes, total / 2);
+  EXPECT_LE(st.free_bytes, total);
+  EXPECT_LT(st.dirty_bytes, total / 2) << "arenas " << st.arenas << ", reserved " << st.reserved;
   arena_free(guard);
 }
 
