@@ -1,9 +1,24 @@
 // Command-line parsing shared by the stress programs, and the --expect-brkmalloc proof (malloc_info's header).
 #include "tests/stress/stress_common.h"
 
+#include <vector>
+
 namespace stress {
 
 Options g_opt;
+
+static std::vector<size_t> g_tolerate;
+static std::atomic<uint64_t> g_tolerated{0};
+
+bool tolerate_misaligned(size_t align) {
+  for (size_t t : g_tolerate)
+    if (t == align) {
+      g_tolerated++;
+      return true;
+    }
+  return false;
+}
+uint64_t tolerated_misaligned_count() { return g_tolerated.load(); }
 
 static void usage(const char* prog) {
   fprintf(stderr,
@@ -56,6 +71,17 @@ void parse_args(const char* prog, int argc, char** argv) {
   if (g_opt.scale <= 0) usage(prog);
   note("seed=%llu%s%s%s", (unsigned long long)g_opt.seed, g_opt.long_mode ? " long" : "",
        g_opt.strict ? " strict" : "", g_opt.promise_return ? " promise-return" : "");
+  const char* t = getenv("STRESS_TOLERATE_SIZE_EQ_ALIGN");
+  if (t && *t) {
+    for (const char* c = t; *c;) {
+      char* end;
+      size_t v = strtoull(c, &end, 0);
+      if (end == c) break;
+      g_tolerate.push_back(v);
+      c = *end ? end + 1 : end;
+    }
+    note("tolerating misaligned blocks when size == alignment in {%s} (STRESS_TOLERATE_SIZE_EQ_ALIGN)", t);
+  }
 #ifndef STRESS_PREFIXED
   if (g_opt.expect_brkmalloc) check_brkmalloc_in_use();
 #else

@@ -255,6 +255,7 @@ int main(int argc, char** argv) {
        "(bound 25%%%s)",
        what, mib(base), mib(peak), mib(before_trim), mib(final_fp), 100.0 * ratio,
        g_opt.promise_return ? ", asserted" : ", reported only");
+  note("figure: retained after trim %.1f%%", 100.0 * ratio);
   if (g_opt.promise_return) {
     if (p_growth < hoard / 2)
       fail("%s grew only %.1f MiB while %.1f MiB were live: the measurement is broken", what, mib(p_growth), mib(hoard));
