@@ -288,7 +288,6 @@ TEST_F(Arena, ConcurrentRunsNeverOverlap) {
       if (held.size() < 16 && (seed >> 16) % 3 != 0) {
         Span* s = arena_alloc(1 + (seed >> 20) % 8, kLarge);
         ASSERT_NE(s, nullptr);
-        s->kind = kLarge;
         memset(at(s->base), tag, s->bytes);
         held.push_back(s);
       } else if (!held.empty()) {
