@@ -79,11 +79,11 @@ def stage_binaries(tmp, allocs):
         p = os.path.join(src, f)
         if os.path.isfile(p) and os.access(p, os.X_OK) and not f.endswith((".params", ".runfiles_manifest")):
             subprocess.run(["cp", p, os.path.join(tmp, f)], check=True)
-    for a in allocs:
-        if a["name"].startswith("brk") and a["preload"]:
-            dst = os.path.join(tmp, "libbrkmalloc.so")
+    for a in allocs:  # our own shim (and any --alloc) may be rebuilt meanwhile: copy; Debian's are stable
+        if a["preload"] and not a["preload"].startswith(LIB + "/"):
+            dst = os.path.join(tmp, "preload-%s.so" % a["name"])
             subprocess.run(["cp", a["preload"], dst], check=True)
-            a["preload"] = dst
+            a["origin"], a["preload"] = a["preload"], dst
     SPAWN = os.path.join(tmp, "spawn")
 
 
@@ -194,15 +194,17 @@ def run_micro(tmp, allocs, mode, prog):
         configs.append(("brk-prefixed", os.path.join(tmp, "micro_prefixed"), None))
     for name, binary, env in configs:
         prog.show("microbenchmarks under %s" % name)
+        reps = ["--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true"] if mode["reps"] > 5 else []
         _, _, ex, text, etext = run_once([binary, "--benchmark_format=json",
-                                          "--benchmark_min_time=%g" % mode["micro_min"]], env, 600)
+                                          "--benchmark_min_time=%g" % mode["micro_min"]] + reps, env, 600)
         prog.step()
         try:
             data = json.loads(text)
         except ValueError:
             res[name] = {"error": ex + " " + etext[-200:]}
             continue
-        res[name] = {b["name"]: 1e9 / b["items_per_second"] for b in data["benchmarks"] if b.get("items_per_second")}
+        res[name] = {b.get("run_name", b["name"]): 1e9 / b["items_per_second"] for b in data["benchmarks"]
+                     if b.get("items_per_second") and b.get("aggregate_name", "median") == "median"}
     return res
 
 
