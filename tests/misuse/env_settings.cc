@@ -40,8 +40,10 @@ int main() {
     report_line("allocator", "brkmalloc");
     size_t before = mallinfo2().hblks;
     void* below = malloc(100 * 1024);
+    escape(below);  // keeps the compiler from eliding the malloc/free pair
     size_t after_below = mallinfo2().hblks;
     void* above = malloc(200 * 1024);
+    escape(above);
     size_t after_above = mallinfo2().hblks;
     free(above);
     free(below);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <deque>
@@ -101,7 +102,7 @@ class Driver {
   static constexpr size_t kMaxLive = 1500;
   static constexpr size_t kMaxLiveBytes = 24u << 20;
 
-  Driver(Choices* c, Mailbox* mailbox = nullptr) : c_(c), mailbox_(mailbox) {}
+  Driver(Choices* c, Mailbox* mailbox = nullptr) : c_(c), mailbox_(mailbox), trace_(getenv("FUZZ_TRACE") != nullptr) {}
   ~Driver() { release_all(); }
 
   const std::string& error() const { return error_; }
@@ -145,6 +146,11 @@ class Driver {
   }
 
  private:
+  // FUZZ_TRACE=1: one stderr line per allocator call (to replay a failure by hand).
+  void trace(const char* call, const void* in, size_t a, size_t b, const void* out) {
+    if (trace_) fprintf(stderr, "op %zu: %s(%p, %zu, %zu) -> %p\n", ops_, call, in, a, b, out);
+  }
+
   bool fail(const char* what, const Block* b = nullptr, size_t detail = 0) {
     char buf[256];
     if (b != nullptr)
@@ -227,7 +233,9 @@ class Driver {
 
   bool do_malloc() {
     size_t n = pick_size();
-    return adopt(Block{static_cast<unsigned char*>(brk_malloc(n)), n, 16, Kind::kPlain, 0}, "malloc returned NULL");
+    void* p = brk_malloc(n);
+    trace("malloc", nullptr, n, 0, p);
+    return adopt(Block{static_cast<unsigned char*>(p), n, 16, Kind::kPlain, 0}, "malloc returned NULL");
   }
 
   bool do_calloc() {
@@ -235,6 +243,7 @@ class Driver {
     size_t count = 1 + c_->below(16);
     size_t each = n / count;
     auto* p = static_cast<unsigned char*>(brk_calloc(count, each));
+    trace("calloc", nullptr, count, each, p);
     Block b{p, count * each, 16, Kind::kPlain, 0};
     if (p == nullptr) return fail("calloc returned NULL", &b);
     for (size_t i = 0; i < b.size; i++)
@@ -245,6 +254,7 @@ class Driver {
   bool do_aligned(Kind kind) {
     size_t n = pick_size(), a = pick_align();
     void* p = kind == Kind::kAlignedAlloc ? brk_aligned_alloc(a, n) : brk_memalign(a, n);
+    trace(kind == Kind::kAlignedAlloc ? "aligned_alloc" : "memalign", nullptr, a, n, p);
     return adopt(Block{static_cast<unsigned char*>(p), n, a, kind, 0},
                  kind == Kind::kAlignedAlloc ? "aligned_alloc returned NULL" : "memalign returned NULL");
   }
@@ -254,6 +264,7 @@ class Driver {
     if (c_->below(8) == 0) a = sizeof(void*);  // the smallest alignment POSIX allows
     void* p = nullptr;
     int rc = brk_posix_memalign(&p, a, n);
+    trace("posix_memalign", nullptr, a, n, p);
     if (rc != 0) return fail("posix_memalign failed", nullptr, (size_t)rc);
     return adopt(Block{static_cast<unsigned char*>(p), n, a < 16 ? 16 : a, Kind::kMemalign, 0}, "posix_memalign");
   }
@@ -263,6 +274,7 @@ class Driver {
     if (b == nullptr || c_->below(20) == 0) {  // realloc(NULL, n) is malloc(n)
       size_t n = pick_size();
       void* p = array ? brk_reallocarray(nullptr, 1, n) : brk_realloc(nullptr, n);
+      trace(array ? "reallocarray" : "realloc", nullptr, 1, n, p);
       return adopt(Block{static_cast<unsigned char*>(p), n, 16, Kind::kPlain, 0}, "realloc(NULL) returned NULL");
     }
     if (!check_block(*b, "contents changed before realloc")) return false;
@@ -279,6 +291,7 @@ class Driver {
       n = count * each;
     }
     void* p = array ? brk_reallocarray(old.p, count, each) : brk_realloc(old.p, n);
+    trace(array ? "reallocarray" : "realloc", old.p, count, each, p);
     if (n == 0 && p == nullptr) return true;  // realloc(p, 0) frees p and returns NULL, as glibc does
     if (p == nullptr) return fail("realloc returned NULL", &old, n);
     Block nb{static_cast<unsigned char*>(p), n, 16, Kind::kPlain, old.seed};
@@ -298,6 +311,7 @@ class Driver {
     Block* b = pick_block();
     if (b == nullptr) return true;
     size_t usable = brk_usable_size(b->p);
+    trace("usable_size", b->p, b->size, 0, reinterpret_cast<void*>(usable));
     if (usable < b->size) return fail("usable_size below requested size", b, usable);
     // The slack beyond the requested size is the program's to use: write it, then check the block.
     if (usable - b->size <= 1 << 20) memset(b->p + b->size, 0xa5, usable - b->size);
@@ -309,6 +323,7 @@ class Driver {
     if (b == nullptr) return true;
     if (!check_block(*b, "contents changed before free")) return false;
     Block old = take(b);
+    trace(sized ? "free_sized" : "free", old.p, old.size, old.align, nullptr);
     int saved = errno = 1000 + (int)c_->below(100);
     if (sized && old.kind == Kind::kPlain) brk_free_sized(old.p, old.size);
     else if (sized && old.kind == Kind::kAlignedAlloc) brk_free_aligned_sized(old.p, old.align, old.size);
@@ -329,6 +344,7 @@ class Driver {
         Block* b = pick_block();
         if (b == nullptr) return true;
         errno = 0;
+        trace("reallocarray(overflow)", b->p, SIZE_MAX / 4, 8, nullptr);
         void* p = brk_reallocarray(b->p, SIZE_MAX / 4, 8);
         if (p != nullptr || errno != ENOMEM) return fail("reallocarray overflow not NULL/ENOMEM", b, (size_t)errno);
         return check_block(*b, "reallocarray overflow changed the block");
@@ -354,7 +370,9 @@ class Driver {
       }
       default: {  // malloc(0) is unique and non-NULL; free(NULL) is a no-op
         brk_free(nullptr);
-        return adopt(Block{static_cast<unsigned char*>(brk_malloc(0)), 0, 16, Kind::kPlain, 0}, "malloc(0) returned NULL");
+        void* p = brk_malloc(0);
+        trace("malloc", nullptr, 0, 0, p);
+        return adopt(Block{static_cast<unsigned char*>(p), 0, 16, Kind::kPlain, 0}, "malloc(0) returned NULL");
       }
     }
   }
@@ -366,11 +384,13 @@ class Driver {
       Block* b = pick_block();
       if (b == nullptr) return true;
       if (!check_block(*b, "contents changed before hand-over")) return false;
+      trace("post", b->p, b->size, 0, nullptr);
       mailbox_->post(take(b));
       return true;
     }
     Block b;
     if (!mailbox_->take(&b)) return true;
+    trace("take", b.p, b.size, 0, nullptr);
     if (!check_block(b, "contents changed during hand-over")) return false;
     insert(b);
     return true;
@@ -383,6 +403,7 @@ class Driver {
 
   Choices* c_;
   Mailbox* mailbox_;
+  bool trace_;
   std::vector<Block> blocks_;         // the live blocks
   std::map<uintptr_t, size_t> ranges_;  // address -> size of each live block, for overlap checks
   size_t live_bytes_ = 0;

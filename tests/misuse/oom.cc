@@ -1,5 +1,6 @@
 // Out-of-memory behaviour of every allocation entry point. For one entry point (argv[1]) or, with no argument,
-// each in a forked child: cap the address space (RLIMIT_AS) slightly above the current VmSize, allocate until
+// each in a forked child: cap the address space (RLIMIT_AS) slightly above the current VmSize, use up the
+// heap with 120 KiB blocks (see fill_heap), allocate until
 // the entry point fails, and require a clean failure (NULL + errno ENOMEM, std::bad_alloc, nullptr, or the
 // ENOMEM return of posix_memalign), no crash, a heap that still works (free the older half, allocate again), and for
 // realloc/reallocarray an old block left intact. Exit status 0 iff every checked entry point behaved.
@@ -20,8 +21,8 @@
 namespace {
 
 constexpr size_t kHeadroom = 64u << 20;       // address space allowed above VmSize at the start
-constexpr size_t kMaxBlocks = 4u << 20;       // pointer slots (mapped before the limit is set)
-constexpr size_t kGiveUpBytes = 2ull << 30;   // requested bytes after which "never failed" is a failure
+constexpr size_t kMaxBlocks = 48u << 20;      // pointer slots (mapped before the limit is set, touched as used)
+constexpr size_t kGiveUpBytes = 4ull << 30;   // requested bytes after which "never failed" is a failure
 
 void** g_slots = nullptr;
 char g_msg[512];
@@ -143,30 +144,57 @@ long exhaust(const Entry& en) {
       }
       break;
     }
+    // Every 64th block is checked and written (all of them would fault in every page: slow, and not needed
+    // to reach the limit, which counts address space).
     char* c = static_cast<char*>(p);
-    if (en.zeroed && (c[0] != 0 || c[en.size - 1] != 0)) {
-      say("%s: block not zeroed\n", en.name);
-      return -1;
+    if (count % 64 == 0) {
+      if (en.zeroed && (c[0] != 0 || c[en.size - 1] != 0)) {
+        say("%s: block not zeroed\n", en.name);
+        return -1;
+      }
+      c[0] = 1;
     }
-    c[0] = 1;  // the block is real memory
     g_slots[count++] = p;
   }
-  if (count == 0) {
-    say("%s: failed at once (headroom too small?)\n", en.name);
-    return -1;
+  return (long)count;  // may be 0: the filler left no room for even one block, and it failed cleanly
+}
+
+// Fills the address space left under the cap with 120 KiB blocks (just below the 128 KiB threshold, so
+// they come from the allocator's heap/arenas, untouched). An allocator that reserved a large arena before
+// the cap was set (brkmalloc reserves 1 GiB up front) would otherwise hand out up to that much more memory
+// before failing, which takes many seconds of page faults; with the arena used up, the entry point under
+// test meets the cap soon. Returns the number of filler blocks (in g_filler).
+void** g_filler = nullptr;
+constexpr size_t kMaxFiller = 1u << 16;  // 7.5 GiB of 120 KiB blocks
+
+size_t fill_heap() {
+  size_t n = 0;
+  while (n < kMaxFiller) {
+    void* p = malloc(120 << 10);
+    if (p == nullptr) break;
+    g_filler[n++] = p;
   }
-  return (long)count;
+  // Give the last 2 MiB back, so the entry point under test still gets some blocks before it fails.
+  for (int i = 0; i < 16 && n > 0; i++) free(g_filler[--n]);
+  return n;
+}
+
+void release_filler(size_t n) {
+  for (size_t i = 0; i < n; i++) free(g_filler[i]);
 }
 
 bool run_entry(const Entry& en) {
   int warm = 0;
   for (int i = 0; i < 3; i++) en.release(en.alloc(&warm));  // warm up the allocator's paths for this request
   if (!cap_address_space()) return false;
+  size_t filler = fill_heap();
   long count = exhaust(en);
   if (count < 0) return false;
-  // The heap must still work: free the older half of the blocks, then the same request must succeed again.
+  // The heap must still work: free the older half of the blocks (and of the filler), then the same request
+  // must succeed again.
   long half = count / 2;
   for (long i = 0; i < half; i++) en.release(g_slots[i]);
+  release_filler(filler / 2);
   int err = 0;
   void* again = en.alloc(&err);
   bool ok = again != nullptr;
@@ -179,7 +207,16 @@ bool run_entry(const Entry& en) {
     ok = false;
   }
   free(small);
-  if (ok) say("%s: ok (%llu blocks before ENOMEM)\n", en.name, (unsigned long long)count);
+  for (size_t i = filler / 2; i < filler; i++) free(g_filler[i]);
+  void* after = malloc(200);
+  if (after == nullptr) {
+    say("%s: malloc(200) failed after freeing everything\n", en.name);
+    ok = false;
+  }
+  free(after);
+  if (ok)
+    say("%s: ok (%llu blocks, after %zu filler blocks of 120 KiB, before ENOMEM)\n", en.name,
+        (unsigned long long)count, filler);
   return ok;
 }
 
@@ -291,6 +328,9 @@ int main(int argc, char** argv) {
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (slots == MAP_FAILED) return 2;
   g_slots = static_cast<void**>(slots);
+  g_filler = static_cast<void**>(mmap(nullptr, kMaxFiller * sizeof(void*), PROT_READ | PROT_WRITE,
+                                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+  if (g_filler == MAP_FAILED) return 2;
   if (argc > 1) return run_named(argv[1]) ? 0 : 1;
   // Every entry point, each in its own child process.
   const char* names[sizeof kEntries / sizeof kEntries[0] + 2];

@@ -21,8 +21,11 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-BIN = "bazel-bin/tests/misuse"
-SO = "bazel-bin/preload/libbrkmalloc.so"
+# The default configuration's output tree. bazel-bin follows the last build, which may be a sanitizer
+# configuration (--config=asan/tsan have their own trees, without the no_sanitizer targets), so look in
+# bazel-out/k8-fastbuild/bin first. --bin overrides.
+BIN_CANDIDATES = ["bazel-out/k8-fastbuild/bin", "bazel-bin"]
+BIN_ROOT = None  # chosen in main()
 LIB = "/usr/lib/x86_64-linux-gnu"
 BASELINES = {
     "jemalloc": LIB + "/libjemalloc.so.2",
@@ -117,15 +120,15 @@ def no_core():
 
 
 def run(case, config, root):
-    program = os.path.join(root, BIN, case.program + ("_static" if config == "static" else ""))
+    program = os.path.join(BIN_ROOT, "tests/misuse", case.program + ("_static" if config == "static" else ""))
     if not os.path.exists(program):
         return Outcome(missing="%s not built" % os.path.relpath(program, root))
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRKMALLOC_") and k != "LD_PRELOAD"}
     env.update(case.env)
     if config == "so":
-        so = os.path.join(root, SO)
+        so = os.path.join(BIN_ROOT, "preload/libbrkmalloc.so")
         if not os.path.exists(so):
-            return Outcome(missing="%s not built" % SO)
+            return Outcome(missing="%s not built" % os.path.relpath(so, root))
         env["LD_PRELOAD"] = so
     elif config in BASELINES:
         if not os.path.exists(BASELINES[config]):
@@ -258,9 +261,16 @@ def main():
     ap.add_argument("--only", default="", help="regex: run only the cases whose name matches")
     ap.add_argument("--no-oom", action="store_true", help="skip the out-of-memory cases")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--bin", help="Bazel output tree holding tests/misuse and preload (default: %s)"
+                    % " or ".join(BIN_CANDIDATES))
     args = ap.parse_args()
 
+    global BIN_ROOT
     root = os.getcwd()
+    candidates = [args.bin] if args.bin else BIN_CANDIDATES
+    BIN_ROOT = next((os.path.abspath(c) for c in candidates if os.path.isdir(os.path.join(c, "tests/misuse"))),
+                    os.path.abspath(candidates[0]))
+    print("programs from %s" % os.path.relpath(BIN_ROOT, root))
     configs = [c for c in args.configs.split(",") if c]
     for c in configs:
         if c not in ALL_CONFIGS:
