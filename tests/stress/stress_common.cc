@@ -1,22 +1,18 @@
 // Command-line parsing shared by the stress programs, and the --expect-brkmalloc proof (malloc_info's header).
 #include "tests/stress/stress_common.h"
 
-#include <vector>
-
 namespace stress {
 
 Options g_opt;
 
-static std::vector<size_t> g_tolerate;
+static bool g_tolerate_mi700 = false;
 static std::atomic<uint64_t> g_tolerated{0};
 
-bool tolerate_misaligned(size_t align) {
-  for (size_t t : g_tolerate)
-    if (t == align) {
-      g_tolerated++;
-      return true;
-    }
-  return false;
+bool tolerate_misaligned(size_t align, size_t size) {
+  if (!g_tolerate_mi700 || align < 256 || align > 1024) return false;
+  if (size != 0 && ((size & (size - 1)) != 0 || size < align || size > 1024)) return false;
+  g_tolerated++;
+  return true;
 }
 uint64_t tolerated_misaligned_count() { return g_tolerated.load(); }
 
@@ -71,17 +67,11 @@ void parse_args(const char* prog, int argc, char** argv) {
   if (g_opt.scale <= 0) usage(prog);
   note("seed=%llu%s%s%s", (unsigned long long)g_opt.seed, g_opt.long_mode ? " long" : "",
        g_opt.strict ? " strict" : "", g_opt.promise_return ? " promise-return" : "");
-  const char* t = getenv("STRESS_TOLERATE_SIZE_EQ_ALIGN");
-  if (t && *t) {
-    for (const char* c = t; *c;) {
-      char* end;
-      size_t v = strtoull(c, &end, 0);
-      if (end == c) break;
-      g_tolerate.push_back(v);
-      c = *end ? end + 1 : end;
-    }
-    note("tolerating misaligned blocks when size == alignment in {%s} (STRESS_TOLERATE_SIZE_EQ_ALIGN)", t);
-  }
+  const char* t = getenv("STRESS_TOLERATE_MIMALLOC_700");
+  g_tolerate_mi700 = t && *t && strcmp(t, "0") != 0;
+  if (g_tolerate_mi700)
+    note("tolerating misaligned blocks of alignment 256..1024 with power-of-two sizes up to 1024 "
+         "(STRESS_TOLERATE_MIMALLOC_700: mimalloc issue #700)");
 #ifndef STRESS_PREFIXED
   if (g_opt.expect_brkmalloc) check_brkmalloc_in_use();
 #else
