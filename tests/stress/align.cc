@@ -181,7 +181,7 @@ int main(int argc, char** argv) {
   g_no_aligned0 = e && *e && strcmp(e, "0") != 0;
   if (g_no_aligned0) note("memalign(a, 0), valloc(0), sized aligned delete of size 0 NOT tested (STRESS_NO_ALIGNED_ZERO=%s: known "
                             "allocator bug)", e);
-  size_t threads = 2, rounds = knob(1, 100);
+  size_t threads = thread_knob(2, 2), rounds = knob(1, 100);
   note("%zu threads x %zu sweeps of alignments 1 B .. 64 MiB", threads, rounds);
   error_paths();
   std::atomic<uint64_t> count{0};

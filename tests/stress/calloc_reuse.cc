@@ -66,7 +66,7 @@ void overflow() {
 
 int main(int argc, char** argv) {
   parse_args("calloc_reuse", argc, argv);
-  size_t threads = 2, nrounds = knob(8, 2000), nblocks = knob(2000, 6000);
+  size_t threads = thread_knob(2, 2), nrounds = knob(8, 2000), nblocks = knob(2000, 6000);
   note("%zu threads x %zu rounds x %zu blocks", threads, nrounds, nblocks);
   overflow();
   std::atomic<uint64_t> checked{0};

@@ -19,7 +19,8 @@ const size_t kMaxLarge = 1 << 20;
 
 size_t pick_size(Rng& r, bool large) { return large ? r.logrange(140 * 1024, kMaxLarge) : mixed_size(r, kMaxLarge); }
 
-void* new_block(Rng& r, size_t n) {
+void* new_block(int t, Rng& r, size_t n) {
+  trace(t, "malloc/calloc", nullptr, 0, nullptr, n);
   unsigned how = (unsigned)r.below(10);
   void* p;
   if (how == 0) {
@@ -31,6 +32,7 @@ void* new_block(Rng& r, size_t n) {
     p = S_MALLOC(n);
   }
   if (!p) fail("allocation of %zu bytes returned NULL", n);
+  trace(t, "malloc/calloc", nullptr, 0, p, n);
   check_align(p, n, "new block");
   size_t u = S_USABLE(p);
   if (u < n) fail("usable size %zu of block %p is below its size %zu", u, p, n);
@@ -47,7 +49,7 @@ void worker(int t, size_t nsmall, size_t nlarge, double deadline, std::atomic<ui
     if (r.below(4) == 0) continue;
     bool large = i >= nsmall;
     slots[i].n = pick_size(r, large);
-    slots[i].p = new_block(r, slots[i].n);
+    slots[i].p = new_block(t, r, slots[i].n);
   }
   for (;;) {
     for (int k = 0; k < 1024; k++, ops++) {
@@ -56,14 +58,16 @@ void worker(int t, size_t nsmall, size_t nlarge, double deadline, std::atomic<ui
       Slot& s = slots[i];
       if (!s.p) {
         s.n = pick_size(r, large);
-        s.p = new_block(r, s.n);
+        s.p = new_block(t, r, s.n);
         continue;
       }
       check(s.p, s.n, "before free/realloc");
       if (r.below(4) == 0) {
         // realloc: either a nearby size (in place is likely) or a fresh random one.
         size_t n2 = r.chance(50) ? pick_size(r, large) : (size_t)r.range(s.n > 64 ? s.n - 64 : 1, s.n + 64);
+        trace(t, "realloc", s.p, s.n, nullptr, n2);
         void* q = S_REALLOC(s.p, n2);
+        trace(t, "realloc", s.p, s.n, q, n2);
         if (!q) fail("realloc(%p, %zu) returned NULL", s.p, n2);
         check_align(q, n2, "realloc");
         check_pattern(q, s.n < n2 ? s.n : n2, s.p, s.n, "after realloc");
@@ -71,7 +75,9 @@ void worker(int t, size_t nsmall, size_t nlarge, double deadline, std::atomic<ui
         s.p = q;
         s.n = n2;
       } else {
+        trace(t, "free", s.p, s.n, nullptr, 0);
         S_FREE(s.p);
+        trace(t, "free", s.p, s.n, s.p, 0);
         s.p = nullptr;
       }
     }
@@ -89,7 +95,7 @@ void worker(int t, size_t nsmall, size_t nlarge, double deadline, std::atomic<ui
 
 int main(int argc, char** argv) {
   parse_args("churn", argc, argv);
-  size_t threads = knob(4, 4);
+  size_t threads = thread_knob(4, 4);
   size_t nsmall = knob(16000, 40000);
   size_t nlarge = knob(12, 24);
   double secs = run_seconds(2.0, 180.0);

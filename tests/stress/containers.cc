@@ -144,7 +144,7 @@ void worker(int t, double deadline, Exchange* ex, std::atomic<uint64_t>* count) 
 
 int main(int argc, char** argv) {
   parse_args("containers", argc, argv);
-  size_t threads = knob(4, 4);
+  size_t threads = thread_knob(4, 4);
   double secs = run_seconds(2.0, 120.0);
   note("%zu threads, %.1f s", threads, secs);
   Exchange ex;

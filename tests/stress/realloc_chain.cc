@@ -17,8 +17,10 @@ struct Chain {
 };
 
 // One realloc step to size m: the common prefix must keep the old pattern; then the block gets its new one.
-void step(Chain& c, size_t m) {
+void step(int t, Chain& c, size_t m) {
+  trace(t, "realloc", c.p, c.n, nullptr, m);
   void* q = S_REALLOC(c.p, m);
+  trace(t, "realloc", c.p, c.n, q, m);
   if (!q) fail("realloc(%p, %zu) from size %zu returned NULL", c.p, m, c.n);
   check_align(q, m, "realloc_chain");
   size_t keep = c.n < m ? c.n : m;
@@ -53,8 +55,8 @@ void chains(int t, size_t rounds, size_t max_size, std::atomic<uint64_t>* total)
     Chain c{S_MALLOC(1), 1};
     if (!c.p) fail("malloc(1) returned NULL");
     fill(c.p, 1);
-    while (c.n < top) step(c, next_size(r, c.n, top, true));
-    while (c.n > 1) step(c, next_size(r, c.n, 1, false));
+    while (c.n < top) step(t, c, next_size(r, c.n, top, true));
+    while (c.n > 1) step(t, c, next_size(r, c.n, 1, false));
     check(c.p, c.n, "end of chain");
     steps += c.steps;
     S_FREE(c.p);
@@ -66,7 +68,7 @@ void chains(int t, size_t rounds, size_t max_size, std::atomic<uint64_t>* total)
 
 int main(int argc, char** argv) {
   parse_args("realloc_chain", argc, argv);
-  size_t threads = knob(3, 4), rounds = knob(4, 400), max_size = knob(6u << 20, 16u << 20);
+  size_t threads = thread_knob(3, 4), rounds = knob(4, 400), max_size = knob(6u << 20, 16u << 20);
   note("%zu threads x %zu chains, 1 B .. up to %.0f MiB and back", threads, rounds, mib(max_size));
   std::atomic<uint64_t> steps{0};
   double t0 = now_s();

@@ -1,9 +1,29 @@
 // Command-line parsing shared by the stress programs, and the --expect-brkmalloc proof (malloc_info's header).
 #include "tests/stress/stress_common.h"
 
+#include <signal.h>
+
 namespace stress {
 
 Options g_opt;
+LastOp g_last[kMaxTraced];
+
+static void crash_report(int sig) {
+  char line[256];
+  int n = snprintf(line, sizeof line, "%s seed=%llu: signal %d; last allocator call per worker:\n", g_opt.prog,
+                   (unsigned long long)g_opt.seed, sig);
+  ssize_t w = write(2, line, (size_t)n);
+  for (int t = 0; t < kMaxTraced; t++) {
+    const LastOp& l = g_last[t];
+    if (!l.op) continue;
+    n = snprintf(line, sizeof line, "  worker %d: %s(%p, %zu) -> %p size %zu%s\n", t, l.op, l.in, l.in_n, l.out,
+                 l.out_n, l.out ? "" : " (call in progress)");
+    w = write(2, line, (size_t)n);
+  }
+  (void)w;
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
 
 static bool g_tolerate_mi700 = false;
 static std::atomic<uint64_t> g_tolerated{0};
@@ -19,7 +39,7 @@ uint64_t tolerated_misaligned_count() { return g_tolerated.load(); }
 static void usage(const char* prog) {
   fprintf(stderr,
           "usage: %s [--long] [--seconds S] [--scale F] [--seed N] [--strict] [--promise-return] "
-          "[--expect-brkmalloc]\n",
+          "[--expect-brkmalloc] [--threads N]\n",
           prog);
   exit(2);
 }
@@ -62,9 +82,13 @@ void parse_args(const char* prog, int argc, char** argv) {
     else if (a == "--strict") g_opt.strict = true;
     else if (a == "--promise-return") g_opt.promise_return = true;
     else if (a == "--expect-brkmalloc") g_opt.expect_brkmalloc = true;
+    else if (a == "--threads") g_opt.threads = atol(value());
     else usage(prog);
   }
   if (g_opt.scale <= 0) usage(prog);
+  signal(SIGABRT, crash_report);
+  signal(SIGSEGV, crash_report);
+  signal(SIGBUS, crash_report);
   note("seed=%llu%s%s%s", (unsigned long long)g_opt.seed, g_opt.long_mode ? " long" : "",
        g_opt.strict ? " strict" : "", g_opt.promise_return ? " promise-return" : "");
   const char* t = getenv("STRESS_TOLERATE_MIMALLOC_700");

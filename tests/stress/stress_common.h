@@ -45,6 +45,7 @@ namespace stress {
 //   --strict          the allocator documents brkmalloc's guarantees (16-byte alignment for every size)
 //   --promise-return  the allocator promises that malloc_trim(0) returns freed memory: RSS bounds are asserted
 //   --expect-brkmalloc  fail unless malloc_info() shows brkmalloc is the allocator in use
+//   --threads N       number of worker threads (where the program has a pool of like workers)
 struct Options {
   const char* prog = "stress";
   bool long_mode = false;
@@ -54,6 +55,7 @@ struct Options {
   bool strict = false;
   bool promise_return = false;
   bool expect_brkmalloc = false;
+  long threads = 0;  // --threads N: overrides the program's worker thread count (for reproducing races)
 };
 
 extern Options g_opt;
@@ -94,6 +96,12 @@ inline double run_seconds(double def, double long_def) {
 inline size_t knob(size_t def, size_t long_def) {
   double v = (double)(g_opt.long_mode ? long_def : def) * g_opt.scale;
   return v < 1 ? 1 : (size_t)v;
+}
+
+// The worker thread count: `def` (or `long_def` with --long), unless --threads says otherwise.
+inline size_t thread_knob(size_t def, size_t long_def) {
+  if (g_opt.threads > 0) return (size_t)g_opt.threads;
+  return g_opt.long_mode ? long_def : def;
 }
 
 inline double now_s() {
@@ -215,6 +223,31 @@ inline size_t rss_bytes() {
 inline double mib(size_t b) { return (double)b / (1024.0 * 1024.0); }
 
 void parse_args(const char* prog, int argc, char** argv);
+
+// Crash context: each worker records its latest allocator call here (before the call with out = NULL, after
+// it with the result). On SIGABRT/SIGSEGV/SIGBUS (e.g. a brkmalloc misuse report) the handler prints every
+// worker's record to stderr before dying with the same signal, so a failure names the call that hit it.
+struct LastOp {
+  const char* op;
+  const void* in;
+  size_t in_n;
+  const void* out;
+  size_t out_n;
+};
+const int kMaxTraced = 64;
+extern LastOp g_last[kMaxTraced];
+inline void trace(int t, const char* op, const void* in, size_t in_n, const void* out, size_t out_n) {
+  if (t < 0 || t >= kMaxTraced) return;
+  LastOp& l = g_last[t];
+  l.op = nullptr;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  l.in = in;
+  l.in_n = in_n;
+  l.out = out;
+  l.out_n = out_n;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  l.op = op;
+}
 
 // Named baseline bug: STRESS_TOLERATE_MIMALLOC_700=1 (mimalloc 2.0.9, microsoft/mimalloc issue #700, fixed after
 // 2.0.9): an aligned request whose alignment is 256, 512 or 1024 and whose size is a power of two between the
