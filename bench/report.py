@@ -121,6 +121,10 @@ def metric_table(ctx, agg, rat, key, fmt, total_label):
     return table(["workload"] + names + (["spread"] if key == "wall" else []), rows + [gm])
 
 
+def spread_of(agg, ctx, w):
+    return max((agg[(w, a["name"])]["spread"] for a in ctx["allocs"] if (w, a["name"]) in agg), default=0)
+
+
 def targets(ctx, agg, trat, rrat):
     names = [a["name"] for a in ctx["allocs"]]
     out = []
@@ -136,7 +140,8 @@ def targets(ctx, agg, trat, rrat):
     n = sum(1 for w in ctx["workloads"] if (w[0], BRK) in agg)
     out.append("- Workloads within 1.25x of the best time: %d of %d%s%s." % (
         n - len(over) - len(broken), n,
-        "; SHORT on " + ", ".join("%s (%.2fx)" % o for o in over) if over else "",
+        "; SHORT on " + ", ".join("%s (%.2fx, row spread %.0f%%)" % (w, x, 100 * spread_of(agg, ctx, w))
+                                  for w, x in over) if over else "",
         "; BROKEN on " + ", ".join(broken) if broken else ""))
     rg = {a: geomean([rrat.get((w[0], a)) for w in ctx["workloads"]]) for a in names}
     lean = min(rg, key=lambda a: rg[a])
@@ -155,6 +160,12 @@ def targets(ctx, agg, trat, rrat):
         m2 = geomean([trat.get((w, "mimalloc")) for w in rest])
         out.append("- Without brkmalloc's worst row (%s) the time geometric means would be brkmalloc %.2fx, mimalloc "
                    "%.2fx (ratio %.2f): that one row dominates the figure above." % (w0, b2, m2, b2 / m2))
+    load = ctx.get("load")
+    if load and max(float(x) for x in load) > (os.cpu_count() or 1):
+        out.append("- CAUTION: the load average (%s at start, %s at end) exceeded the %d cores: other jobs competed "
+                   "for the CPUs, so rows with a large spread (multi-threaded ones above all) say more about the "
+                   "machine than the allocators. CPU time (below) is less affected; rerun on a quiet machine."
+                   % (load[0], load[1], os.cpu_count()))
     worst = sorted(((trat[(w[0], BRK)], w[0]) for w in ctx["workloads"] if (w[0], BRK) in trat), reverse=True)[:3]
     out.append("- Three worst time rows for brkmalloc: " + ", ".join("%s %.2fx" % (w, r) for r, w in worst) + ".")
     return out
@@ -215,20 +226,22 @@ def plots(out, ctx, agg, trat):
 
 
 def write_csv(out, ctx):
-    keys = ["workload", "allocator", "rep", "wall_s", "user_s", "sys_s", "peak_rss_kb", "rss_final_kb", "rss_idle_kb",
-            "exit", "checksum"]
+    """One row per workload run; then one per microbenchmark figure and per instruction count (value, unit)."""
+    keys = ["kind", "workload", "allocator", "rep", "wall_s", "user_s", "sys_s", "peak_rss_kb", "rss_final_kb",
+            "rss_idle_kb", "exit", "checksum", "value", "unit"]
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         wr.writeheader()
         for r in ctx["rows"]:
-            wr.writerow(r)
+            wr.writerow(dict(r, kind="run"))
         for name, m in sorted(ctx["micro"].items()):
             for bench, ns in sorted(m.items()):
                 if bench != "error":
-                    wr.writerow(dict(workload="micro:" + bench, allocator=name, wall_s=round(ns * 1e-9, 12)))
+                    wr.writerow(dict(kind="micro", workload=bench, allocator=name, value=round(ns, 3), unit="ns/op"))
         for name, c in sorted(ctx["callgrind"].items()):
             if "ir_per_pair" in c:
-                wr.writerow(dict(workload="callgrind:ir_per_64B_pair", allocator=name, wall_s=c["ir_per_pair"]))
+                wr.writerow(dict(kind="callgrind", workload="malloc(64)+free", allocator=name,
+                                 value=c["ir_per_pair"], unit="instructions/pair"))
 
 
 def write_all(out, ctx):
