@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds the libFuzzer target (libfuzzer_entry.cc + every allocator/*.cc except tests) with clang,
 # outside Bazel, with AddressSanitizer and UBSan. Usage: tests/misuse/build_libfuzzer.sh [OUTPUT]
-# (default /tmp/brkmalloc_libfuzzer). See tests/misuse/README.md for running it.
+# (default /tmp/brkmalloc_libfuzzer). Extra compiler flags: FUZZ_CXXFLAGS="...". See tests/misuse/README.md.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="${1:-/tmp/brkmalloc_libfuzzer}"
@@ -16,5 +16,5 @@ if [ "${#srcs[@]}" -eq 0 ]; then
 fi
 set -x
 "$CXX" -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=all -I"$root" "${srcs[@]}" "$root/tests/misuse/libfuzzer_entry.cc" \
+  -fno-sanitize-recover=all ${FUZZ_CXXFLAGS:-} -I"$root" "${srcs[@]}" "$root/tests/misuse/libfuzzer_entry.cc" \
   -lpthread -o "$out"

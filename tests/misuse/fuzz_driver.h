@@ -148,7 +148,7 @@ class Driver {
  private:
   // FUZZ_TRACE=1: one stderr line per allocator call (to replay a failure by hand).
   void trace(const char* call, const void* in, size_t a, size_t b, const void* out) {
-    if (trace_) fprintf(stderr, "op %zu: %s(%p, %zu, %zu) -> %p\n", ops_, call, in, a, b, out);
+    if (trace_) fprintf(stderr, "[%p] op %zu: %s(%p, %zu, %zu) -> %p\n", static_cast<void*>(this), ops_, call, in, a, b, out);
   }
 
   bool fail(const char* what, const Block* b = nullptr, size_t detail = 0) {
