@@ -140,8 +140,9 @@ def targets(ctx, agg, trat, rrat):
     n = sum(1 for w in ctx["workloads"] if (w[0], BRK) in agg)
     out.append("- Workloads within 1.25x of the best time: %d of %d%s%s." % (
         n - len(over) - len(broken), n,
-        "; SHORT on " + ", ".join("%s (%.2fx, row spread %.0f%%)" % (w, x, 100 * spread_of(agg, ctx, w))
-                                  for w, x in over) if over else "",
+        "; SHORT on " + ", ".join("%s (%.2fx%s)" % (w, x, ", row spread %.0f%%" % (100 * spread_of(agg, ctx, w))
+                                                    if ctx["mode_params"]["reps"] > 1 else "") for w, x in over)
+        if over else "",
         "; BROKEN on " + ", ".join(broken) if broken else ""))
     rg = {a: geomean([rrat.get((w[0], a)) for w in ctx["workloads"]]) for a in names}
     lean = min(rg, key=lambda a: rg[a])

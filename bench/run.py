@@ -43,7 +43,7 @@ WORKLOADS = [
 
 MODES = {  # scale of inputs, repetitions, microbenchmark min time (s), callgrind pair counts
     "smoke": dict(scale=0.02, reps=1, micro_min=None, pairs=None, idle_ms=50),
-    "quick": dict(scale=0.2, reps=1, micro_min=0.01, pairs=(10000, 20000), idle_ms=1500),
+    "quick": dict(scale=0.2, reps=2, micro_min=0.01, pairs=(10000, 20000), idle_ms=1500),
     "default": dict(scale=1.0, reps=5, micro_min=0.1, pairs=(100000, 200000), idle_ms=1500),
     "full": dict(scale=2.0, reps=7, micro_min=0.5, pairs=(200000, 400000), idle_ms=1500),
 }
