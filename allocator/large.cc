@@ -87,13 +87,20 @@ void* large_resize(Span* s, size_t size) {
     if (!p) {
       void* dest = os::map(bytes, kPageSize);
       if (!dest) return nullptr;
-      if (!page_map_prepare(uintptr_t(dest), kPageSize) || !os::remap(old, s->bytes, bytes, dest)) {
+      if (!page_map_set(uintptr_t(dest), kPageSize, s)) {
+        os::unmap(dest, bytes);
+        return nullptr;
+      }
+      // The old address is marked freed before mremap releases it: once released, another thread may
+      // map it and register its own block there, and a later store of ours would clobber that entry.
+      page_map_set(s->start, kPageSize, &g_freed_large);
+      if (!os::remap(old, s->bytes, bytes, dest)) {
+        page_map_set(s->start, kPageSize, s);
+        page_map_set(uintptr_t(dest), kPageSize, nullptr);
         os::unmap(dest, bytes);
         return nullptr;
       }
       p = dest;
-      page_map_set(s->start, kPageSize, &g_freed_large);
-      page_map_set(uintptr_t(p), kPageSize, s);
     }
   }
   account(s, -1);

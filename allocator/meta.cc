@@ -26,7 +26,7 @@ Span* meta_new_span() {
   if (s) {
     g_free_records = s->next;
   } else {
-    if (g_bump + sizeof(Span) > g_bump_end) {
+    if (size_t(g_bump_end - g_bump) < sizeof(Span)) {  // no pointer arithmetic on a null g_bump
       char* chunk = static_cast<char*>(os::map(kChunk, kPageSize));
       if (!chunk) return nullptr;
       g_mapped += kChunk;

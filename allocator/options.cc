@@ -40,8 +40,9 @@ bool parse_uint(const char* s, uint64_t* out) {
   if (!*s) return false;
   for (; *s; ++s) {
     if (*s < '0' || *s > '9') return false;
-    if (v > (~uint64_t{0} - 9) / 10) return false;
-    v = v * 10 + uint64_t(*s - '0');
+    uint64_t d = uint64_t(*s - '0');
+    if (v > (~uint64_t{0} - d) / 10) return false;  // v * 10 + d would wrap
+    v = v * 10 + d;
   }
   *out = v;
   return true;

@@ -7,21 +7,22 @@
 
 namespace brkmalloc {
 
-std::atomic<Span**> g_page_map[size_t{1} << kRootBits];
+std::atomic<PageMapLeaf*> g_page_map[size_t{1} << kRootBits];
 SpinLock g_page_map_lock;
 
 namespace {
 
-constexpr size_t kLeafBytes = sizeof(Span*) << kLeafBits;
+constexpr size_t kLeafBytes = sizeof(PageMapLeaf) << kLeafBits;
+static_assert(sizeof(PageMapLeaf) == sizeof(Span*), "a leaf is mapped zeroed: a null entry is all-zero bytes");
 
-Span** leaf_for(uintptr_t a, bool create) {
+PageMapLeaf* leaf_for(uintptr_t a, bool create) {
   size_t i = (a >> (kPageShift + kLeafBits)) & ((size_t{1} << kRootBits) - 1);
-  Span** leaf = g_page_map[i].load(std::memory_order_acquire);
+  PageMapLeaf* leaf = g_page_map[i].load(std::memory_order_acquire);
   if (leaf || !create) return leaf;
   LockGuard g(g_page_map_lock);
   leaf = g_page_map[i].load(std::memory_order_relaxed);
   if (!leaf) {
-    leaf = static_cast<Span**>(os::map(kLeafBytes, kPageSize));
+    leaf = static_cast<PageMapLeaf*>(os::map(kLeafBytes, kPageSize));
     if (leaf) g_page_map[i].store(leaf, std::memory_order_release);
   }
   return leaf;
@@ -39,8 +40,8 @@ bool page_map_prepare(uintptr_t start, size_t bytes) {
 bool page_map_set(uintptr_t start, size_t bytes, Span* s) {
   if (s && !page_map_prepare(start, bytes)) return false;
   for (uintptr_t a = start; a < start + bytes; a += kPageSize) {
-    Span** leaf = leaf_for(a, false);
-    if (leaf) leaf[(a >> kPageShift) & ((size_t{1} << kLeafBits) - 1)] = s;
+    PageMapLeaf* leaf = leaf_for(a, false);
+    if (leaf) leaf[(a >> kPageShift) & ((size_t{1} << kLeafBits) - 1)].store(s, std::memory_order_relaxed);
   }
   return true;
 }

@@ -4,6 +4,9 @@
 // never freed, so a reader never sees a leaf disappear. Small and free spans set every page; a large
 // object sets only the page of its user pointer, so interior pointers into it are not found (after the
 // block is freed that page points at a tombstone, so a second free reads as a double free).
+// Entries are relaxed atomics: a plain load on x86-64, and a free racing with another thread's mapping
+// of a neighbouring page is a defined read rather than a data race. The index keeps only the low 47
+// bits, so a non-canonical address aliases a canonical one: callers range-check what they look up.
 #ifndef BRK_PAGE_MAP_H
 #define BRK_PAGE_MAP_H
 
@@ -17,13 +20,15 @@ namespace brkmalloc {
 constexpr unsigned kLeafBits = 18;  // pages per leaf: 2^18 * 4 KiB = 1 GiB
 constexpr unsigned kRootBits = kAddressBits - kPageShift - kLeafBits;
 
-extern std::atomic<Span**> g_page_map[size_t{1} << kRootBits];
+using PageMapLeaf = std::atomic<Span*>;
+extern std::atomic<PageMapLeaf*> g_page_map[size_t{1} << kRootBits];
 
 BRK_INLINE Span* page_map_lookup(const void* p) {
   uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  Span** leaf = g_page_map[(a >> (kPageShift + kLeafBits)) & ((size_t{1} << kRootBits) - 1)].load(std::memory_order_acquire);
+  PageMapLeaf* leaf =
+      g_page_map[(a >> (kPageShift + kLeafBits)) & ((size_t{1} << kRootBits) - 1)].load(std::memory_order_acquire);
   if (BRK_UNLIKELY(!leaf)) return nullptr;
-  return leaf[(a >> kPageShift) & ((size_t{1} << kLeafBits) - 1)];
+  return leaf[(a >> kPageShift) & ((size_t{1} << kLeafBits) - 1)].load(std::memory_order_relaxed);
 }
 
 // Points every page of [start, start + bytes) at s (nullptr to forget them). Fails (false) only if a

@@ -30,12 +30,15 @@ fi
 
 status=0
 if [[ "$mode" == whole-archive ]]; then
-  if nm -D "$work/prog" | grep -qE ' U (malloc|free)(@|$)'; then
+  # Symbol tables are captured first: `nm | grep -q` under pipefail fails when grep exits early (SIGPIPE).
+  dynsyms="$(nm -D "$work/prog")"
+  syms="$(nm "$work/prog")"
+  if grep -qE ' U (malloc|free)(@|$)' <<<"$dynsyms"; then
     echo "FAIL: the executable imports malloc/free from a shared library"; status=1
   fi
-  nm "$work/prog" | grep -qE ' T malloc$' || { echo "FAIL: malloc is not defined in the executable"; status=1; }
+  grep -qE ' T malloc$' <<<"$syms" || { echo "FAIL: malloc is not defined in the executable"; status=1; }
 else
-  if readelf -l "$work/prog" | grep -q INTERP; then echo "FAIL: -static output has a program interpreter"; status=1; fi
+  if grep -q INTERP <<<"$(readelf -l "$work/prog")"; then echo "FAIL: -static output has a program interpreter"; status=1; fi
 fi
 
 if ! "$work/prog" 2>"$work/stderr"; then status=1; fi
