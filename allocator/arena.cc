@@ -7,6 +7,7 @@
 #include "allocator/options.h"
 #include "allocator/os.h"
 #include "allocator/page_map.h"
+#include "allocator/purger.h"
 
 namespace brkmalloc {
 
@@ -218,11 +219,20 @@ void arena_free(Span* s) {
   bin_insert(s);
   dirty_append(s, os::now_ms());
   purge_locked(g_options.purge_delay_ms == 0);
+  if (g_dirty_head) purger_request();
 }
 
 size_t arena_purge(bool all) {
   LockGuard g(g_arena_lock);
   return purge_locked(all);
+}
+
+uint64_t arena_purge_due() {
+  LockGuard g(g_arena_lock);
+  purge_locked(false);
+  if (!g_dirty_head) return ~uint64_t{0};
+  uint64_t age = os::now_ms() - g_dirty_head->freed_ms;
+  return age < g_options.purge_delay_ms ? g_options.purge_delay_ms - age : 0;
 }
 
 ArenaStats arena_stats() {

@@ -20,10 +20,13 @@ namespace brkmalloc {
 // the lock is released (so a neighbour being freed never mistakes it for a free run); the caller fills
 // in the rest. nullptr when the address space or memory is exhausted.
 Span* arena_alloc(size_t pages, SpanKind kind);
-// Gives a span's pages back (the record is reused or recycled).
+// Gives a span's pages back (the record is reused or recycled). When they wait to be purged, asks for
+// the background purger (purger.h), which the caller's caller starts once it holds no lock.
 void arena_free(Span* s);
 // Purges dirty runs: all of them if `all`, else those older than the purge delay. Returns bytes purged.
 size_t arena_purge(bool all);
+// Purges the runs that are due; returns milliseconds until the next one is, or ~0 if none is dirty.
+uint64_t arena_purge_due();
 
 struct ArenaStats {
   size_t reserved, below_break, free_bytes, dirty_bytes, purged_bytes;

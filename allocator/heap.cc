@@ -13,6 +13,7 @@
 #include "allocator/meta.h"
 #include "allocator/options.h"
 #include "allocator/os.h"
+#include "allocator/purger.h"
 #include "allocator/runtime.h"
 
 namespace brkmalloc {
@@ -77,6 +78,8 @@ void span_release(Heap* h, Span* s) {
   arena_free(s);
 }
 
+void span_event(Heap* h, Span* s);
+
 // Frees a block that came back through the inbox, as its owner.
 void free_returned(Heap* h, Block* b) {
   Span* s = page_map_lookup(b);
@@ -85,7 +88,7 @@ void free_returned(Heap* h, Block* b) {
   b->mark = free_mark(b);
   b->link = encode_link(s->free, b);
   s->free = b;
-  if (--s->used == 0 || s->full) heap_span_event(h, s);
+  if (--s->used == 0 || s->full) span_event(h, s);
 }
 
 void heap_drain(Heap* h) {
@@ -193,10 +196,15 @@ void* heap_refill(Heap* h, unsigned cls) {
   }
   h->current[cls] = s;
   if (!s->free) span_carve(s);
+  if (h != &g_shared_heap) purger_start_if_requested();  // the shared heap is refilled under its lock
   return span_pop(s, s->free);
 }
 
-void heap_span_event(Heap* h, Span* s) {
+namespace {
+
+// A span of h became empty or stopped being full. The caller may hold a lock (the shared heap's, or the
+// pool's while collecting), so starting the purger is left to heap_span_event.
+void span_event(Heap* h, Span* s) {
   unsigned cls = s->cls;
   if (s->full) {
     h->full[cls].remove(s);
@@ -209,6 +217,14 @@ void heap_span_event(Heap* h, Span* s) {
   }
 }
 
+}  // namespace
+
+// From heap_free, called by the API with no lock held.
+void heap_span_event(Heap* h, Span* s) {
+  span_event(h, s);
+  purger_start_if_requested();
+}
+
 void free_slow(void* p, Span* s) {
   if (!p) return;
   if (!s) fatal_pointer("free of invalid pointer", p);
@@ -216,6 +232,7 @@ void free_slow(void* p, Span* s) {
     case kLarge:
       if (p != reinterpret_cast<void*>(s->start)) fatal_pointer("free of invalid pointer", p);
       large_free(s);
+      purger_start_if_requested();  // a large block served from arena pages leaves them dirty
       return;
     case kFree:
       // Pages we handed out once and got back (a free arena run, or a freed large block's first page).

@@ -20,12 +20,15 @@ struct Setting {
   const char* name;  // after the BRKMALLOC_ prefix
   Kind kind;
   const char* help;
+  bool Options::*flag;  // for Kind::kBool
 };
 
 constexpr Setting kSettings[] = {
     {"MMAP_THRESHOLD", Kind::kSize, "requests above this many bytes get their own mapping (max 1M)"},
     {"PURGE_DELAY_MS", Kind::kMillis, "freed pages stay resident this long before going back to the OS"},
-    {"STATS", Kind::kBool, "1: print statistics on stderr at exit"},
+    {"STATS", Kind::kBool, "1: print statistics on stderr at exit", &Options::print_stats},
+    {"PURGE_THREAD", Kind::kBool, "0: no background purger; purge only when the allocator is called",
+     &Options::purge_thread},
 };
 
 void warn(const char* name, const char* value, const char* reason, const char* default_text) {
@@ -70,8 +73,8 @@ void apply(const Setting& st, const char* value) {
       return;
     }
     case Kind::kBool:
-      if (!strcmp(value, "1")) g_options.print_stats = true;
-      else if (strcmp(value, "0") != 0) warn(st.name, value, "not 0 or 1", "0");
+      if (!strcmp(value, "1") || !strcmp(value, "0")) g_options.*st.flag = value[0] == '1';
+      else warn(st.name, value, "not 0 or 1", g_options.*st.flag ? "1" : "0");
       return;
   }
 }

@@ -12,6 +12,7 @@ struct Options {
   size_t mmap_threshold = kDefaultMmapThreshold;  // BRKMALLOC_MMAP_THRESHOLD: bytes, K/M/G suffix
   uint64_t purge_delay_ms = 1000;                 // BRKMALLOC_PURGE_DELAY_MS: 0 purges at once
   bool print_stats = false;                       // BRKMALLOC_STATS=1: statistics on stderr at exit
+  bool purge_thread = true;                       // BRKMALLOC_PURGE_THREAD=0: no background purger
 };
 
 extern Options g_options;

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,6 +79,19 @@ void* remap(void* p, size_t old_size, size_t new_size, void* dest) {
                  : mremap(p, old_size, new_size, 0);
   errno = saved;
   return q == MAP_FAILED ? nullptr : q;
+}
+
+void wait_on(const uint32_t* word, uint32_t expected, uint64_t timeout_ms) {
+  int saved = errno;
+  struct timespec ts = {time_t(timeout_ms / 1000), long(timeout_ms % 1000) * 1000000};
+  syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, timeout_ms == ~uint64_t{0} ? nullptr : &ts, nullptr, 0);
+  errno = saved;
+}
+
+void wake(const uint32_t* word) {
+  int saved = errno;
+  syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  errno = saved;
 }
 
 size_t resident_bytes() {

@@ -28,6 +28,9 @@ void unmap(void* p, size_t size);
 void* remap(void* p, size_t old_size, size_t new_size, void* dest);
 // Bytes of the process resident in memory (from /proc/self/statm); 0 if unreadable.
 size_t resident_bytes();
+// Sleeps while *word == expected, at most timeout_ms (~0: no limit), or until wake(word). May return early.
+void wait_on(const uint32_t* word, uint32_t expected, uint64_t timeout_ms);
+void wake(const uint32_t* word);
 // Milliseconds on a monotonic clock (vDSO, no system call in practice).
 uint64_t now_ms();
 

@@ -11,6 +11,7 @@
 #include "allocator/lock.h"
 #include "allocator/meta.h"
 #include "allocator/options.h"
+#include "allocator/purger.h"
 #include "allocator/stats.h"
 
 namespace brkmalloc {
@@ -43,6 +44,7 @@ void fork_child() {
   g_page_map_lock.reset();
   g_arena_lock.reset();
   heap_fork_child();
+  purger_fork_child();
 }
 
 void print_stats_at_exit() { stats_print(2); }
