@@ -591,6 +591,41 @@ TEST(Brkmalloc, AlignedNewOfSizeMaxFails) {
   }
 }
 
+// README "Memory goes back to the OS": without malloc_trim and without any further allocator call, freed
+// arena pages leave the RSS once the purge delay (default 1 s) has passed. The working set is kept below
+// the 32 MiB dirty cap, so nothing but the delayed purge can give it back.
+TEST(Brkmalloc, RssFallsWhileIdleWithoutTrim) {
+  const size_t working_set = 24u << 20;
+  std::vector<void*> blocks;
+  blocks.reserve(working_set / 64);
+  memset(blocks.data(), 0, blocks.capacity() * sizeof(void*));
+  malloc_trim(0);
+  size_t before = proc_util::rss_bytes();
+  size_t total = 0;
+  for (size_t i = 0; total < working_set; i++) {
+    size_t n = 64 + 16 * (i % 64);  // 64..1072 bytes
+    void* p = malloc(n);
+    ASSERT_NE(p, nullptr);
+    memset(p, 0x3C, n);
+    blocks.push_back(p);
+    total += n;
+  }
+  size_t peak = proc_util::rss_bytes();
+  for (void* p : blocks) free(p);
+  size_t after = proc_util::rss_bytes();
+  for (int waited_ms = 0; waited_ms < 5000 && after > peak - working_set / 4 * 3; waited_ms += 50) {
+    usleep(50 * 1000);
+    after = proc_util::rss_bytes();
+  }
+  RecordProperty("rss_before_mib", (int)(before >> 20));
+  RecordProperty("rss_peak_mib", (int)(peak >> 20));
+  RecordProperty("rss_idle_mib", (int)(after >> 20));
+  EXPECT_GE(peak, before + working_set / 8 * 7) << "the working set was written, so it must be resident";
+  EXPECT_LE(after, peak - working_set / 4 * 3)
+      << "RSS before " << (before >> 20) << " MiB, peak " << (peak >> 20) << " MiB, 5 s after freeing "
+      << (after >> 20) << " MiB: less than 3/4 of the working set went back without malloc_trim";
+}
+
 TEST(Brkmalloc, C23SizedFree) {
   using FreeSized = void (*)(void*, size_t);
   using FreeAlignedSized = void (*)(void*, size_t, size_t);
