@@ -25,7 +25,7 @@ void* out_of_memory() {
 BRK_NOINLINE void* malloc_slow(size_t size) {
   runtime_init();
   void* p;
-  if (size <= g_options.mmap_threshold) {
+  if (size <= mmap_threshold()) {
     p = heap_alloc(tls_heap, size_to_class(size));
   } else {
     if (size > size_t(PTRDIFF_MAX)) return out_of_memory();
@@ -49,7 +49,7 @@ void* alloc_aligned(size_t size, size_t align) {
   runtime_init();
   if (size > size_t(PTRDIFF_MAX) || align > size_t(PTRDIFF_MAX) / 2 + 1) return out_of_memory();
   void* p;
-  if (align <= kPageSize && align_up(size, align) <= g_options.mmap_threshold) {
+  if (align <= kPageSize && align_up(size, align) <= mmap_threshold()) {
     unsigned cls = aligned_class(size, align);
     p = cls < kNumClasses ? heap_alloc(tls_heap, cls) : large_alloc(size, align);
   } else {
@@ -85,7 +85,7 @@ void* brk_calloc(size_t count, size_t size) noexcept {
   if (total > g_small_limit) {
     runtime_init();
     // A fresh mapping is already zero.
-    if (total > g_options.mmap_threshold) {
+    if (total > mmap_threshold()) {
       if (total > size_t(PTRDIFF_MAX)) return out_of_memory();
       void* p = large_alloc(total, kMinAlign);
       return p ? p : out_of_memory();
@@ -105,7 +105,7 @@ void* brk_realloc(void* p, size_t size) noexcept {
   Span* s = owned_span(p, "realloc of invalid pointer");
   size_t have = usable(s);
   if (s->kind == kLarge) {
-    if (size > g_options.mmap_threshold) {
+    if (size > mmap_threshold()) {
       if (size > size_t(PTRDIFF_MAX)) return out_of_memory();
       if (void* q = large_resize(s, size)) return q;
     }
@@ -200,7 +200,7 @@ void brk_set_mmap_threshold(size_t bytes) noexcept { set_mmap_threshold(bytes); 
 
 size_t brk_mmap_threshold(void) noexcept {
   runtime_init();
-  return g_options.mmap_threshold;
+  return mmap_threshold();
 }
 
 void brk_get_stats(struct brk_stats* out) noexcept {

@@ -7,7 +7,9 @@
 #include "allocator/config.h"
 #include "allocator/meta.h"
 #include "allocator/os.h"
+#include "allocator/options.h"
 #include "allocator/page_map.h"
+#include "allocator/runtime.h"
 
 namespace brkmalloc {
 
@@ -70,6 +72,7 @@ void large_free(Span* s) {
   page_map_set(s->start, kPageSize, &g_freed_large);
   void* p = reinterpret_cast<void*>(s->base);
   size_t bytes = s->bytes;
+  if (s->requested > mmap_threshold()) raise_mmap_threshold(bytes);  // not for blocks large by alignment
   meta_delete_span(s);
   os::unmap(p, bytes);
 }

@@ -62,6 +62,7 @@ void apply(const Setting& st, const char* value) {
       if (!parse_size(value, &v)) return warn(st.name, value, "not a size in bytes, K, M or G", def);
       if (v > kMaxSmallSize) return warn(st.name, value, "above the largest size class, 1M", def);
       g_options.mmap_threshold = v;
+      g_options.threshold_fixed = true;
       return;
     }
     case Kind::kMillis: {

@@ -57,7 +57,7 @@ void runtime_init_slow() {
   options_init();
   secrets_init();
   heap_thread_key_init();
-  g_small_limit = g_options.mmap_threshold < kSmallLookupMax ? g_options.mmap_threshold : kSmallLookupMax;
+  g_small_limit = mmap_threshold() < kSmallLookupMax ? mmap_threshold() : kSmallLookupMax;
   __atomic_store_n(&g_runtime_ready, true, __ATOMIC_RELEASE);
 }
 
@@ -68,11 +68,29 @@ void runtime_init_late() {
   if (g_options.print_stats) atexit(print_stats_at_exit);
 }
 
+namespace {
+
+void store_threshold(size_t bytes) {
+  if (bytes > kMaxSmallSize) bytes = kMaxSmallSize;
+  __atomic_store_n(&g_options.mmap_threshold, bytes, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_small_limit, bytes < kSmallLookupMax ? bytes : kSmallLookupMax, __ATOMIC_RELAXED);
+}
+
+}  // namespace
+
 void set_mmap_threshold(size_t bytes) {
   runtime_init();
-  if (bytes > kMaxSmallSize) bytes = kMaxSmallSize;
-  g_options.mmap_threshold = bytes;
-  __atomic_store_n(&g_small_limit, bytes < kSmallLookupMax ? bytes : kSmallLookupMax, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_options.threshold_fixed, true, __ATOMIC_RELAXED);
+  store_threshold(bytes);
+}
+
+void raise_mmap_threshold(size_t bytes) {
+  if (__atomic_load_n(&g_options.threshold_fixed, __ATOMIC_RELAXED) || bytes > kMaxSmallSize) return;
+  // Only upwards; a racing mallopt wins (it is stored after, or the fixed flag is seen next time).
+  size_t cur = mmap_threshold();
+  while (bytes > cur && !__atomic_compare_exchange_n(&g_options.mmap_threshold, &cur, bytes, true,
+                                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
 }
 
 // Settings are read (and malformed ones reported) at load time even in a program that never allocates.
@@ -80,7 +98,7 @@ void set_mmap_threshold(size_t bytes) {
 __attribute__((constructor)) static void runtime_constructor() {
   runtime_init();
   options_init();
-  set_mmap_threshold(g_options.mmap_threshold);
+  store_threshold(g_options.mmap_threshold);
 }
 
 }  // namespace brkmalloc

@@ -10,6 +10,7 @@
 namespace brkmalloc {
 
 constexpr unsigned kNumClasses = 60;  // class 59 is kMaxSmallSize
+constexpr size_t kOneBlockSpanSize = size_t{64} << 10;
 
 constexpr size_t class_size_of(unsigned cls) {
   if (cls < 8) return 16 * (cls + 1);
@@ -35,8 +36,10 @@ constexpr ClassTables make_class_tables() {
   for (unsigned c = 0; c < kNumClasses; ++c) {
     size_t size = class_size_of(c);
     // Small classes share 64 KiB spans; larger ones hold at least 8 (4 above 16 KiB) blocks, and among a
-    // few span lengths we keep the one that wastes the least of its tail.
-    size_t min_objs = size <= 16384 ? 8 : 4;
+    // few span lengths we keep the one that wastes the least of its tail. From 64 KiB a span is one block
+    // (these sizes are page multiples): freed, it goes straight back to the arena as a free run any size
+    // can reuse, instead of keeping a few of its neighbours resident in a span of its own class.
+    size_t min_objs = size <= 16384 ? 8 : size < kOneBlockSpanSize ? 4 : 1;
     size_t base = (min_objs * size + kPageSize - 1) / kPageSize;
     if (base < 16) base = 16;
     size_t best = base;

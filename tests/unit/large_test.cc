@@ -36,6 +36,13 @@ bool intact(const void* p, size_t n) {
   return true;
 }
 
+// These tests are about blocks above a given threshold: fix it, so that freeing one does not raise it
+// (the dynamic rise has its own test binary, threshold_test).
+struct FixedThreshold : ::testing::Environment {
+  void SetUp() override { brk_set_mmap_threshold(brk_mmap_threshold()); }
+};
+const auto* const g_fixed_threshold = ::testing::AddGlobalTestEnvironment(new FixedThreshold);
+
 brk_stats stats() {
   brk_stats st;
   brk_get_stats(&st);
