@@ -34,11 +34,19 @@ BRK_NOINLINE void* malloc_slow(size_t size) {
   return p ? p : out_of_memory();
 }
 
+BRK_NOINLINE void* refill(Heap* h, unsigned cls) {
+  void* p = heap_refill(h, cls);
+  return p ? p : out_of_memory();
+}
+
+// The fast path: every other case leaves it by a jump, so it needs no stack frame.
 BRK_INLINE void* alloc(size_t size) {
   if (BRK_LIKELY(size <= g_small_limit)) {
-    void* p = heap_alloc(tls_heap, kClasses.small[(size + 15) >> 4]);
-    if (BRK_LIKELY(p)) return p;
-    return out_of_memory();
+    unsigned cls = kClasses.small[(size + 15) >> 4];
+    Heap* h = tls_heap;
+    Span* s = h->current[cls];
+    if (Block* b = s->free; BRK_LIKELY(b)) return span_pop(s, b);
+    return refill(h, cls);
   }
   return malloc_slow(size);
 }

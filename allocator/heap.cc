@@ -177,6 +177,7 @@ void secrets_init() {
 void heap_thread_key_init() { pthread_key_create(&g_exit_key, thread_exit); }
 
 void fatal_corrupt(const Block* b) { fatal_pointer("free list corrupted at", b); }
+void* pop_corrupt(const Block* b) { fatal_corrupt(b); }
 
 void* heap_refill(Heap* h, unsigned cls) {
   if (BRK_UNLIKELY(h == &g_empty_heap)) return alloc_without_heap(cls);

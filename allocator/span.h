@@ -33,12 +33,17 @@ struct Secrets {
 };
 extern Secrets g_secrets;
 
+#if BRK_FULL_CHECKS
 BRK_INLINE uintptr_t encode_link(const Block* next, const Block* at) {
   return reinterpret_cast<uintptr_t>(next) ^ (reinterpret_cast<uintptr_t>(at) >> 4) ^ g_secrets.link;
 }
 BRK_INLINE Block* decode_link(const Block* at) {
   return reinterpret_cast<Block*>(at->link ^ (reinterpret_cast<uintptr_t>(at) >> 4) ^ g_secrets.link);
 }
+#else
+BRK_INLINE uintptr_t encode_link(const Block* next, const Block*) { return reinterpret_cast<uintptr_t>(next); }
+BRK_INLINE Block* decode_link(const Block* at) { return reinterpret_cast<Block*>(at->link); }
+#endif
 BRK_INLINE uintptr_t free_mark(const Block* b) { return g_secrets.mark ^ reinterpret_cast<uintptr_t>(b); }
 BRK_INLINE uintptr_t remote_mark(const Block* b) { return free_mark(b) ^ 0x5a5a5a5a5a5a5a5aull; }
 

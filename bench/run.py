@@ -242,8 +242,23 @@ def run_callgrind(tmp, allocs, mode, prog):
     return res
 
 
-def smoke(tmp, allocs, workloads, mode):
+def write_junit(path, suite, cases):
+    """cases: (name, ok, message). One JUnit testsuite, as scripts/count_results.py counts it."""
+    from xml.sax.saxutils import quoteattr
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<testsuite name=%s tests="%d" failures="%d">' % (quoteattr(suite), len(cases),
+                                                              sum(1 for c in cases if not c[1]))]
+    for name, ok, msg in cases:
+        lines.append('  <testcase classname=%s name=%s>%s</testcase>' % (
+            quoteattr(suite), quoteattr(name), "" if ok else "<failure message=%s/>" % quoteattr(msg)))
+    lines.append("</testsuite>")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def smoke(tmp, allocs, workloads, mode, xml=None):
     """Each workload once at a tiny size; every allocator's checksum must equal glibc's and exit 0."""
+    cases = []
     rows = []
     prog = Progress(len(workloads) * len(allocs))
     run_workloads(tmp, allocs, workloads, mode, prog, rows, None)
@@ -252,16 +267,23 @@ def smoke(tmp, allocs, workloads, mode):
         rr = [r for r in rows if r["workload"] == wname]
         ref = next(r["checksum"] for r in rr if r["allocator"] == "glibc")
         for r in rr:
-            ok = r["exit"] == "exit 0" and r["checksum"] == ref and ref
+            ok = bool(r["exit"] == "exit 0" and r["checksum"] == ref and ref)
             bad += not ok
+            cases.append(("%s/%s" % (wname, r["allocator"]), ok,
+                          "%s checksum=%s (glibc: %s)" % (r["exit"], r["checksum"], ref)))
             print("%-4s %-14s %-12s %s checksum=%s %.2fs" % ("ok" if ok else "FAIL", wname, r["allocator"],
                                                             r["exit"], r["checksum"], r["wall_s"]))
     ids = identify(tmp, allocs)
     for name, i in ids.items():
-        if name.startswith("brk") and "brkmalloc" not in i["info"]:
-            bad += 1
-            print("FAIL %s: malloc is not brkmalloc (%s, %s)" % (name, i["object"], i["info"]))
-    print("smoke: %d runs, %d failed" % (len(rows) + len(ids), bad))
+        if name.startswith("brk"):
+            ok = "brkmalloc" in i["info"]
+            cases.append(("identity/%s" % name, ok, "malloc is %s (%s)" % (i["object"], i["info"])))
+            if not ok:
+                bad += 1
+                print("FAIL %s: malloc is not brkmalloc (%s, %s)" % (name, i["object"], i["info"]))
+    print("smoke: %d checks, %d failed" % (len(cases), bad))
+    if xml:
+        write_junit(xml, "bench-smoke", cases)
     return 1 if bad else 0
 
 
@@ -275,6 +297,7 @@ def main():
     ap.add_argument("--reps", type=int, help="override the number of repetitions")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already in bazel-bin")
     ap.add_argument("--out", help="results directory (default bench/results/<YYYY-MM-DD>)")
+    ap.add_argument("--xml", help="with --smoke: write the checks as JUnit XML here")
     ap.add_argument("--rerender", metavar="DIR", help="rewrite report.md and plots from DIR/raw.json, run nothing")
     args = ap.parse_args()
     if args.rerender:
@@ -309,7 +332,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="brkbench.") as tmp:
         stage_binaries(tmp, allocs)
         if args.smoke:
-            sys.exit(smoke(tmp, allocs, workloads, mode))
+            sys.exit(smoke(tmp, allocs, workloads, mode, args.xml))
         n_micro = len(allocs) + 1 if mode["micro_min"] else 0
         prog = Progress(len(workloads) * len(allocs) * mode["reps"] + 2 * n_micro)
         ids = identify(tmp, allocs)
