@@ -45,7 +45,7 @@ BRK_INLINE void* alloc(size_t size) {
     unsigned cls = kClasses.small[(size + 15) >> 4];
     Heap* h = tls_heap;
     Span* s = h->current[cls];
-    if (Block* b = s->free; BRK_LIKELY(b)) return span_pop(s, b);
+    if (Block* b = s->free; BRK_LIKELY(b)) return span_pop<false>(s, b);  // full checks: g_small_limit == 0
     return refill(h, cls);
   }
   return malloc_slow(size);

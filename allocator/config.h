@@ -13,12 +13,6 @@
 #define BRK_COLD __attribute__((noinline, cold))
 #define BRK_TLS __attribute__((tls_model("initial-exec")))
 
-// The hardening checks beyond the cheap ones (page-map validity and double free of a free slot): encoded
-// free-list links with a range check on every pop, and the interior/misaligned-pointer check on free.
-// On by default; -DBRK_FULL_CHECKS=0 exists to measure what they cost (bench/checks_cost.sh).
-#ifndef BRK_FULL_CHECKS
-#define BRK_FULL_CHECKS 1
-#endif
 
 namespace brkmalloc {
 

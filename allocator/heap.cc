@@ -22,6 +22,8 @@ Secrets g_secrets;
 Span g_empty_span{};
 Heap g_empty_heap{&g_empty_span};
 __thread Heap* tls_heap BRK_TLS = &g_empty_heap;
+__thread Heap* tls_fast_owner BRK_TLS = &g_empty_heap;
+bool g_full_checks = false;
 
 namespace {
 
@@ -117,6 +119,7 @@ void thread_exit(void* arg) {
   Heap* h = static_cast<Heap*>(arg);
   heap_collect(h);
   tls_heap = &g_empty_heap;
+  tls_fast_owner = &g_empty_heap;
   tls_state = kDead;
   LockGuard g(g_pool_lock);
   h->pool_next = g_pool;
@@ -155,6 +158,7 @@ BRK_NOINLINE void* alloc_without_heap(unsigned cls) {
     return nullptr;
   }
   tls_heap = h;
+  if (!g_full_checks) tls_fast_owner = h;
   tls_state = kActive;
   pthread_setspecific(g_exit_key, h);  // may allocate; this thread has its heap already
   runtime_init_late();
@@ -183,9 +187,9 @@ void* heap_refill(Heap* h, unsigned cls) {
   if (BRK_UNLIKELY(h == &g_empty_heap)) return alloc_without_heap(cls);
   heap_drain(h);
   Span* s = h->current[cls];
-  if (s->free) return span_pop(s, s->free);
+  if (s->free) return span_pop_any(s, s->free);
   if (s != &g_empty_span) {
-    if (span_carve(s)) return span_pop(s, s->free);
+    if (span_carve(s)) return span_pop_any(s, s->free);
     s->full = 1;
     h->full[cls].push(s);
   }
@@ -198,7 +202,7 @@ void* heap_refill(Heap* h, unsigned cls) {
   h->current[cls] = s;
   if (!s->free) span_carve(s);
   if (h != &g_shared_heap) purger_start_if_requested();  // the shared heap is refilled under its lock
-  return span_pop(s, s->free);
+  return span_pop_any(s, s->free);
 }
 
 namespace {
@@ -245,6 +249,14 @@ void free_slow(void* p, Span* s) {
   Block* b = static_cast<Block*>(p);
   if (b->mark == free_mark(b) || b->mark == remote_mark(b)) fatal_pointer("double free of", p);
   Heap* owner = s->owner;  // stable: the span cannot be released while this block is in use
+  if (owner == tls_heap) {
+    // Full checks: the owner's own free, now checked. (In the default mode the fast path took it.)
+    b->mark = free_mark(b);
+    b->link = encode_link(s->free, b);
+    s->free = b;
+    if (--s->used == 0 || s->full) heap_span_event(owner, s);
+    return;
+  }
   b->mark = remote_mark(b);
   Block* head = owner->inbox.load(std::memory_order_relaxed);
   do {

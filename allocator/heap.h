@@ -12,6 +12,13 @@
 // and gets a heap; at thread exit the heap returns its empty spans to the arena and goes to a pool that
 // the next new thread takes over (with its partly used spans). A thread that allocates after its heap
 // is gone (late destructors) uses a shared heap under a lock.
+//
+// Checks: every free verifies, from the page map and the span alone, that the pointer is the start of a
+// block we handed out (not interior, not misaligned, not foreign) and not already free; that is what
+// stops a bad free from corrupting the heap. BRKMALLOC_CHECKS=full adds free-list integrity: links
+// encoded with a secret and range-checked on every pop, so a use-after-free write is caught. That costs
+// more than 5 % of a malloc+free pair (bench/checks_cost.sh), so it is opt-in, and it sends every
+// malloc and free through the slow paths rather than doubling the inline ones.
 #ifndef BRK_HEAP_H
 #define BRK_HEAP_H
 
@@ -38,6 +45,10 @@ struct Heap {
 
 extern Heap g_empty_heap;
 extern __thread Heap* tls_heap BRK_TLS;
+// The heap whose blocks this thread may free on the fast path: tls_heap in the default mode, and
+// &g_empty_heap (which owns no span) when the thread has no heap or under full checks, so that every
+// free then goes through free_slow.
+extern __thread Heap* tls_fast_owner BRK_TLS;
 
 // Slow paths (heap.cc).
 void* heap_refill(Heap* h, unsigned cls);
@@ -49,21 +60,27 @@ void heap_span_event(Heap* h, Span* s);
 // a jump instead of a call (no stack frame to set up in the common case).
 void* pop_corrupt(const Block* b);
 
-// Pops a block from span s, whose free list is not empty.
+// Pops a block from span s, whose free list is not empty. Full checks verify that the next link stays
+// inside the span's handed-out blocks.
+template <bool kFull>
 BRK_INLINE void* span_pop(Span* s, Block* b) {
-  Block* next = decode_link(b);
-  if (BRK_FULL_CHECKS && BRK_UNLIKELY(uintptr_t(next) - s->start >= s->limit) && next) return pop_corrupt(b);
+  Block* next = decode_link_as<kFull>(b);
+  if (kFull && BRK_UNLIKELY(uintptr_t(next) - s->start >= s->limit) && next) return pop_corrupt(b);
   s->free = next;
   s->used++;
   b->mark = 0;
   return b;
 }
+BRK_INLINE void* span_pop_any(Span* s, Block* b) {
+  return g_full_checks ? span_pop<true>(s, b) : span_pop<false>(s, b);
+}
 
+// For the callers off the fast path (aligned, shared heap, first allocation), whichever the mode.
 BRK_INLINE void* heap_alloc(Heap* h, unsigned cls) {
   Span* s = h->current[cls];
   Block* b = s->free;
   if (BRK_UNLIKELY(!b)) return heap_refill(h, cls);
-  return span_pop(s, b);
+  return span_pop_any(s, b);
 }
 
 // Is p the start of a block of small span s that has been handed out at least once?
@@ -75,18 +92,17 @@ BRK_INLINE bool block_start(const Span* s, const void* p) {
   return off < limit && ((off * s->div_magic) >> 48) * s->block_size == off;
 }
 
+// The default-mode free. Anything else (another thread's block, a large block, full checks, a pointer
+// that is not a block start, a double free) goes to free_slow, which checks again and reports.
 BRK_INLINE void heap_free(void* p) {
   Span* s = page_map_lookup(p);
-  Heap* h = tls_heap;
-  if (BRK_UNLIKELY(!s || s->owner != h)) return free_slow(p, s);
+  if (BRK_UNLIKELY(!s || s->owner != tls_fast_owner)) return free_slow(p, s);
   Block* b = static_cast<Block*>(p);
-  // An interior or misaligned pointer, or a double free: free_slow checks again and reports it.
-  if (BRK_FULL_CHECKS && BRK_UNLIKELY(!block_start(s, p))) return free_slow(p, s);
-  if (BRK_UNLIKELY(b->mark == free_mark(b))) return free_slow(p, s);
+  if (BRK_UNLIKELY(!block_start(s, p) || b->mark == free_mark(b))) return free_slow(p, s);
   b->mark = free_mark(b);
-  b->link = encode_link(s->free, b);
+  b->link = encode_link_as<false>(s->free, b);
   s->free = b;
-  if (BRK_UNLIKELY(--s->used == 0 || s->full)) heap_span_event(h, s);
+  if (BRK_UNLIKELY(--s->used == 0 || s->full)) heap_span_event(s->owner, s);
 }
 
 // Thread and process life cycle (heap.cc).

@@ -14,7 +14,7 @@ Options g_options;
 
 namespace {
 
-enum class Kind { kSize, kMillis, kBool };
+enum class Kind { kSize, kMillis, kBool, kChecks };
 
 struct Setting {
   const char* name;  // after the BRKMALLOC_ prefix
@@ -27,6 +27,7 @@ constexpr Setting kSettings[] = {
     {"MMAP_THRESHOLD", Kind::kSize, "requests above this many bytes get their own mapping (max 1M)"},
     {"PURGE_DELAY_MS", Kind::kMillis, "freed pages stay resident this long before going back to the OS"},
     {"STATS", Kind::kBool, "1: print statistics on stderr at exit", &Options::print_stats},
+    {"CHECKS", Kind::kChecks, "full: interior-pointer checks and encoded free lists on every call", nullptr},
     {"PURGE_THREAD", Kind::kBool, "0: no background purger; purge only when the allocator is called",
      &Options::purge_thread},
 };
@@ -73,6 +74,10 @@ void apply(const Setting& st, const char* value) {
       g_options.purge_delay_ms = v;
       return;
     }
+    case Kind::kChecks:
+      if (!strcmp(value, "full") || !strcmp(value, "default")) g_options.full_checks = value[0] == 'f';
+      else warn(st.name, value, "not default or full", "default");
+      return;
     case Kind::kBool:
       if (!strcmp(value, "1") || !strcmp(value, "0")) g_options.*st.flag = value[0] == '1';
       else warn(st.name, value, "not 0 or 1", g_options.*st.flag ? "1" : "0");

@@ -15,6 +15,7 @@ struct Options {
   uint64_t purge_delay_ms = 1000;                 // BRKMALLOC_PURGE_DELAY_MS: 0 purges at once
   bool print_stats = false;                       // BRKMALLOC_STATS=1: statistics on stderr at exit
   bool purge_thread = true;                       // BRKMALLOC_PURGE_THREAD=0: no background purger
+  bool full_checks = false;                       // BRKMALLOC_CHECKS=full: every check on every call
 };
 
 extern Options g_options;

@@ -25,6 +25,12 @@ namespace {
 
 SpinLock g_init_lock;
 
+// Sizes up to g_small_limit take the inline fast path; under full checks none does (it has no checks).
+size_t small_limit_for(size_t threshold) {
+  if (g_full_checks) return 0;
+  return threshold < kSmallLookupMax ? threshold : kSmallLookupMax;
+}
+
 // fork() from a threaded program: every lock is taken before the fork, so the child inherits consistent
 // metadata, and released (parent) or reset (child, where the holders do not exist) after it.
 void fork_prepare() {
@@ -55,9 +61,11 @@ void runtime_init_slow() {
   LockGuard g(g_init_lock);
   if (g_runtime_ready) return;
   options_init();
+  // Fixed here, before any block exists: free lists are written in one format for the whole run.
+  g_full_checks = g_options.full_checks;
   secrets_init();
   heap_thread_key_init();
-  g_small_limit = mmap_threshold() < kSmallLookupMax ? mmap_threshold() : kSmallLookupMax;
+  g_small_limit = small_limit_for(mmap_threshold());
   __atomic_store_n(&g_runtime_ready, true, __ATOMIC_RELEASE);
 }
 
@@ -73,7 +81,7 @@ namespace {
 void store_threshold(size_t bytes) {
   if (bytes > kMaxSmallSize) bytes = kMaxSmallSize;
   __atomic_store_n(&g_options.mmap_threshold, bytes, __ATOMIC_RELAXED);
-  __atomic_store_n(&g_small_limit, bytes < kSmallLookupMax ? bytes : kSmallLookupMax, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_small_limit, small_limit_for(bytes), __ATOMIC_RELAXED);
 }
 
 }  // namespace

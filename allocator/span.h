@@ -19,9 +19,9 @@ struct Heap;
 
 enum SpanKind : uint8_t { kFree = 0, kSmall = 1, kLarge = 2 };
 
-// The two words a freed block holds. Links are stored encoded (XOR with a per-process secret and the
-// block's own address) so that a stray write through a dangling pointer decodes to an address outside
-// the span and is caught the next time the list is used, instead of steering malloc to it.
+// The two words a freed block holds. With full checks, links are stored encoded (XOR with a per-process
+// secret and the block's own address) so that a stray write through a dangling pointer decodes to an
+// address outside the span and is caught the next time the list is used, instead of steering malloc to it.
 struct Block {
   uintptr_t link;
   uintptr_t mark;  // free_mark(b) while on a free list, remote_mark(b) while in an inbox
@@ -33,17 +33,28 @@ struct Secrets {
 };
 extern Secrets g_secrets;
 
-#if BRK_FULL_CHECKS
-BRK_INLINE uintptr_t encode_link(const Block* next, const Block* at) {
+// Full checks (BRKMALLOC_CHECKS=full, g_full_checks) encode links; the default mode stores them plain,
+// because encoding costs more than 5 % of a malloc+free pair (bench/checks_cost.sh). The mode is fixed
+// before the first block is handed out, so every list is written and read in one format.
+extern bool g_full_checks;
+
+template <bool kFull>
+BRK_INLINE uintptr_t encode_link_as(const Block* next, const Block* at) {
+  if (!kFull) return reinterpret_cast<uintptr_t>(next);
   return reinterpret_cast<uintptr_t>(next) ^ (reinterpret_cast<uintptr_t>(at) >> 4) ^ g_secrets.link;
 }
-BRK_INLINE Block* decode_link(const Block* at) {
+template <bool kFull>
+BRK_INLINE Block* decode_link_as(const Block* at) {
+  if (!kFull) return reinterpret_cast<Block*>(at->link);
   return reinterpret_cast<Block*>(at->link ^ (reinterpret_cast<uintptr_t>(at) >> 4) ^ g_secrets.link);
 }
-#else
-BRK_INLINE uintptr_t encode_link(const Block* next, const Block*) { return reinterpret_cast<uintptr_t>(next); }
-BRK_INLINE Block* decode_link(const Block* at) { return reinterpret_cast<Block*>(at->link); }
-#endif
+// For the slow paths, whichever the mode.
+BRK_INLINE uintptr_t encode_link(const Block* next, const Block* at) {
+  return g_full_checks ? encode_link_as<true>(next, at) : encode_link_as<false>(next, at);
+}
+BRK_INLINE Block* decode_link(const Block* at) {
+  return g_full_checks ? decode_link_as<true>(at) : decode_link_as<false>(at);
+}
 BRK_INLINE uintptr_t free_mark(const Block* b) { return g_secrets.mark ^ reinterpret_cast<uintptr_t>(b); }
 BRK_INLINE uintptr_t remote_mark(const Block* b) { return free_mark(b) ^ 0x5a5a5a5a5a5a5a5aull; }
 

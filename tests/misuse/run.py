@@ -66,6 +66,10 @@ ENV_CASES = [
     ("env_threshold_huge", {"BRKMALLOC_MMAP_THRESHOLD": "99999999999999999999"},
      r"brkmalloc: ignoring BRKMALLOC_MMAP_THRESHOLD=99999999999999999999 \(.+\); keeping " + DEFAULT_KEPT),
     ("env_unknown", {"BRKMALLOC_FOO": "1"}, r"brkmalloc: ignoring unknown setting BRKMALLOC_FOO"),
+    ("env_checks_bad", {"BRKMALLOC_CHECKS": "paranoid"},
+     r"brkmalloc: ignoring BRKMALLOC_CHECKS=paranoid \(.+\); keeping default"),
+    ("env_purge_thread_bad", {"BRKMALLOC_PURGE_THREAD": "yes"},
+     r"brkmalloc: ignoring BRKMALLOC_PURGE_THREAD=yes \(.+\); keeping 1"),
 ]
 
 OOM_ENTRIES = ["malloc_small", "malloc_large", "calloc", "reallocarray_new", "posix_memalign", "aligned_alloc",
@@ -78,8 +82,17 @@ class Case:
         self.kind, self.expected = kind, expected
 
 
+# Caught only with BRKMALLOC_CHECKS=full (encoded, range-checked free-list links); in the default mode a
+# write into a freed block is undefined behaviour we do not detect (README "Errors and misuse").
+FULL_CHECKS_ONLY = {"uaf_freelist"}
+FULL = {"BRKMALLOC_CHECKS": "full"}
+
+
 def all_cases():
-    cases = [Case(n, p, [], {}, "misuse", e) for n, p, e in MISUSE]
+    # Every misuse in the default mode (except those only full checks catch), then every one again with
+    # BRKMALLOC_CHECKS=full, whose frees all go through the checked slow path.
+    cases = [Case(n, p, [], {}, "misuse", e) for n, p, e in MISUSE if p not in FULL_CHECKS_ONLY]
+    cases += [Case(n + "@full", p, [], FULL, "misuse", e) for n, p, e in MISUSE]
     cases += [Case(n, "env_settings", [], env, "env", e) for n, env, e in ENV_CASES]
     cases += [Case("oom_" + e, "oom", [e], {}, "oom", None) for e in OOM_ENTRIES]
     return cases

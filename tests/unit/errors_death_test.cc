@@ -184,8 +184,12 @@ TEST(ErrorsDeathTest, FreeSizedWithWrongSize) {
   brk_free_sized(l, 4 * t);
 }
 
-TEST(ErrorsDeathTest, FreeListCorruption) {
-  // A write through a dangling pointer into a freed block's link is caught when that block is popped.
+TEST(ErrorsDeathTest, FreeListCorruptionUnderFullChecks) {
+  // With BRKMALLOC_CHECKS=full, a write through a dangling pointer into a freed block's link is caught
+  // when that block is popped. The mode is read at start-up, so the child is a fresh process ("threadsafe"
+  // death tests re-execute the binary) started with the setting.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  setenv("BRKMALLOC_CHECKS", "full", 1);
   void* p = brk_malloc(64);
   brk_free(p);
   EXPECT_DEATH(
@@ -195,6 +199,7 @@ TEST(ErrorsDeathTest, FreeListCorruption) {
         for (int i = 0; i < 100000; ++i) (void)!brk_malloc(64);
       },
       reports("free list corrupted at"));
+  unsetenv("BRKMALLOC_CHECKS");
 }
 
 }  // namespace
