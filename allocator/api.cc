@@ -41,11 +41,11 @@ BRK_NOINLINE void* refill(Heap* h, unsigned cls) {
 
 // The fast path: every other case leaves it by a jump, so it needs no stack frame.
 BRK_INLINE void* alloc(size_t size) {
-  if (BRK_LIKELY(size <= g_small_limit)) {
+  if (BRK_LIKELY(size < g_small_bound)) {
     unsigned cls = kClasses.small[(size + 15) >> 4];
     Heap* h = tls_heap;
     Span* s = h->current[cls];
-    if (Block* b = s->free; BRK_LIKELY(b)) return span_pop<false>(s, b);  // full checks: g_small_limit == 0
+    if (Block* b = s->free; BRK_LIKELY(b)) return span_pop<false>(s, b);  // full checks: g_small_bound == 0
     return refill(h, cls);
   }
   return malloc_slow(size);
@@ -90,7 +90,7 @@ void brk_free(void* p) noexcept { heap_free(p); }
 void* brk_calloc(size_t count, size_t size) noexcept {
   size_t total;
   if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
-  if (total > g_small_limit) {
+  if (total >= g_small_bound) {
     runtime_init();
     // A fresh mapping is already zero.
     if (total > mmap_threshold()) {

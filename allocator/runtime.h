@@ -8,9 +8,10 @@
 
 namespace brkmalloc {
 
-// Sizes up to this take the table lookup on the malloc fast path: min(1 KiB, mmap threshold), and 0
-// until runtime_init has run, so the very first call takes the slow path, which initializes.
-extern size_t g_small_limit;
+// Sizes below this take the table lookup on the malloc fast path: min(1 KiB, mmap threshold) + 1; 0
+// until runtime_init has run (so the very first call takes the slow path, which initializes) and under
+// BRKMALLOC_CHECKS=full (every call takes the checked slow paths).
+extern size_t g_small_bound;
 
 void runtime_init_slow();
 extern bool g_runtime_ready;

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Runs every stress program under six allocator configurations and prints a table.
+"""Runs every stress program under seven allocator configurations and prints a table.
 
 Configurations: brkmalloc via LD_PRELOAD (bazel-bin/preload/libbrkmalloc.so), brkmalloc statically linked (the
-<program>_static binary), glibc (no preload), jemalloc, mimalloc, tcmalloc (LD_PRELOAD of Debian's libraries).
+<program>_static binary), brkmalloc preloaded with BRKMALLOC_CHECKS=full, glibc (no preload), jemalloc, mimalloc, tcmalloc (LD_PRELOAD of Debian's libraries).
 Each child gets a timeout (killed with its whole process group, counted as a failure); peak RSS and CPU come
 from os.wait4. A program that fails on a baseline allocator is a bug in the program.
 
@@ -48,6 +48,8 @@ GLIBC_ARGS = ["--strict", "--promise-return"]
 CONFIGS = [
     ("brk-preload", "", "@preload/libbrkmalloc.so", BRK_ARGS, {}, None),
     ("brk-static", "_static", None, BRK_ARGS, {}, None),
+    ("brk-full", "", "@preload/libbrkmalloc.so", BRK_ARGS, {"BRKMALLOC_CHECKS": "full"},
+     "brkmalloc with BRKMALLOC_CHECKS=full (every call on the checked slow paths)"),
     ("glibc", "", None, GLIBC_ARGS, {}, None),
     ("jemalloc", "", LIB + "libjemalloc.so.2", [],
      {"STRESS_NO_PVALLOC": "1", "STRESS_NO_ALIGNED_ZERO": "1"},
@@ -92,7 +94,7 @@ def run_one(bin_dir, prog, timeout, config, seed, extra_args):
     r = Result(prog, name)
     exe = os.path.join(bin_dir, "tests/stress", prog + suffix)
     argv = [exe, "--seed", str(seed)] + list(args) + list(extra_args)
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRKMALLOC_")}
     env.pop("LD_PRELOAD", None)
     env.update(env_extra)
     if preload:
