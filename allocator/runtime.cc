@@ -3,8 +3,11 @@
 
 #include <pthread.h>
 
-#include <atomic>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+
+#include <atomic>
 
 #include "allocator/arena.h"
 #include "allocator/heap.h"
@@ -54,7 +57,10 @@ void fork_child() {
   purger_fork_child();
 }
 
-void print_stats_at_exit() { stats_print(2); }
+// BRKMALLOC_STATS=1 writes to a copy of stderr taken at start-up: programs such as coreutils close
+// stderr in their own exit handlers, which run before ours.
+int g_stats_fd = 2;
+void print_stats_at_exit() { stats_print(g_stats_fd); }
 
 }  // namespace
 
@@ -74,7 +80,13 @@ void runtime_init_late() {
   static std::atomic<bool> done{false};
   if (done.load(std::memory_order_acquire) || done.exchange(true)) return;
   pthread_atfork(fork_prepare, fork_parent, fork_child);
-  if (g_options.print_stats) atexit(print_stats_at_exit);
+  if (g_options.print_stats) {
+    int saved = errno;
+    int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    if (fd >= 0) g_stats_fd = fd;
+    errno = saved;
+    atexit(print_stats_at_exit);
+  }
 }
 
 namespace {
