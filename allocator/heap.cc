@@ -106,6 +106,7 @@ void heap_drain(Heap* h) {
 // Returns what a heap holds that nobody uses: inbox blocks, and current spans with no block in use.
 void heap_collect(Heap* h) {
   heap_drain(h);
+  h->idle_big = nullptr;
   for (unsigned c = 0; c < kNumClasses; ++c) {
     Span* s = h->current[c];
     if (s != &g_empty_span && s->used == 0) {
@@ -216,9 +217,21 @@ void span_event(Heap* h, Span* s) {
     s->full = 0;
     h->avail[cls].push(s);
   }
-  if (s->used == 0 && s != h->current[cls]) {
-    h->avail[cls].remove(s);
-    span_release(h, s);
+  if (s->used == 0) {
+    if (s != h->current[cls]) {
+      h->avail[cls].remove(s);
+      span_release(h, s);
+    } else if (kClasses.info[cls].capacity == 1) {
+      // A heap keeps at most one empty one-block span (64 KiB and up) as a current span: the latest,
+      // so that malloc/free of one big size stays on the fast path. The one kept before goes back to
+      // the arena, where any size can reuse its pages, instead of every big class holding its own.
+      Span* old = h->idle_big;
+      h->idle_big = s;
+      if (old && old != s && old->owner == h && old->used == 0 && h->current[old->cls] == old) {
+        h->current[old->cls] = &g_empty_span;
+        span_release(h, old);
+      }
+    }
   }
 }
 

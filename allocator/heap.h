@@ -37,6 +37,7 @@ struct Heap {
   SpanList full[kNumClasses];
   std::atomic<Block*> inbox{nullptr};
   Heap* pool_next = nullptr;
+  Span* idle_big = nullptr;  // the one empty one-block span kept as a current span (heap.cc span_event)
 
   constexpr explicit Heap(Span* empty) : current{}, avail{}, full{} {
     for (Span*& c : current) c = empty;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "allocator/brkmalloc.h"
+#include "allocator/page_map.h"
 #include "allocator/size_classes.h"
 #include "tests/unit/unit_util.h"
 
@@ -482,6 +483,39 @@ TEST(Heap, TrimReturnsEmptySpans) {
   brk_stats st;
   brk_get_stats(&st);
   EXPECT_EQ(st.dirty, 0u) << "brk_trim leaves no dirty pages";
+}
+
+}  // namespace
+}  // namespace brkmalloc
+
+namespace brkmalloc {
+namespace {
+
+// Blocks of 64 KiB and up live alone in one-block spans. Freeing one of each of several big classes
+// must leave at most one of those spans held (empty) by the heap: the others go back to the arena.
+TEST(Heap, AtMostOneEmptyBigSpanIsKept) {
+  ThresholdGuard big(kMaxSmallSize);
+  std::vector<void*> freed;
+  for (size_t n : {size_t{80} << 10, size_t{160} << 10, size_t{320} << 10, size_t{640} << 10,
+                   size_t{1} << 20}) {
+    ASSERT_EQ(kClasses.info[size_to_class(n)].capacity, 1u) << n;
+    void* p = brk_malloc(n);
+    ASSERT_NE(p, nullptr);
+    memset(p, 0x6B, n);
+    brk_free(p);
+    freed.push_back(p);
+  }
+  std::set<const Span*> held;
+  for (void* p : freed) {
+    Span* s = page_map_lookup(p);
+    if (s && s->kind == kSmall && s->owner == tls_heap && s->used == 0 && tls_heap->current[s->cls] == s)
+      held.insert(s);
+  }
+  EXPECT_EQ(held.size(), 1u) << "empty one-block spans still held by the heap";
+  // Malloc/free of the last size stays on its kept span (the same block comes back).
+  void* again = brk_malloc(size_t{1} << 20);
+  EXPECT_EQ(again, freed.back());
+  brk_free(again);
 }
 
 }  // namespace
