@@ -13,7 +13,6 @@
 #define BRK_COLD __attribute__((noinline, cold))
 #define BRK_TLS __attribute__((tls_model("initial-exec")))
 
-
 namespace brkmalloc {
 
 constexpr size_t kPageShift = 12;

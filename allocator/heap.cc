@@ -82,15 +82,21 @@ void span_release(Heap* h, Span* s) {
 
 void span_event(Heap* h, Span* s);
 
+// Puts a checked block on its span's free list, as the span's owner (the slow paths' counterpart of
+// heap_free's inline push). True when the span became empty or stopped being full.
+bool push_free(Span* s, Block* b) {
+  b->mark = free_mark(b);
+  b->link = encode_link(s->free, b);
+  s->free = b;
+  return --s->used == 0 || s->full;
+}
+
 // Frees a block that came back through the inbox, as its owner.
 void free_returned(Heap* h, Block* b) {
   Span* s = page_map_lookup(b);
   if (!s || s->kind != kSmall || s->owner != h || !block_start(s, b) || b->mark != remote_mark(b))
     fatal_corrupt(b);
-  b->mark = free_mark(b);
-  b->link = encode_link(s->free, b);
-  s->free = b;
-  if (--s->used == 0 || s->full) span_event(h, s);
+  if (push_free(s, b)) span_event(h, s);
 }
 
 void heap_drain(Heap* h) {
@@ -264,10 +270,7 @@ void free_slow(void* p, Span* s) {
   Heap* owner = s->owner;  // stable: the span cannot be released while this block is in use
   if (owner == tls_heap) {
     // Full checks: the owner's own free, now checked. (In the default mode the fast path took it.)
-    b->mark = free_mark(b);
-    b->link = encode_link(s->free, b);
-    s->free = b;
-    if (--s->used == 0 || s->full) heap_span_event(owner, s);
+    if (push_free(s, b)) heap_span_event(owner, s);
     return;
   }
   b->mark = remote_mark(b);

@@ -30,7 +30,7 @@ SpinLock g_init_lock;
 
 // Sizes below g_small_bound take the inline fast path; under full checks none does (it has no checks),
 // not even size 0, which is why the bound is exclusive.
-size_t small_limit_for(size_t threshold) {
+size_t small_bound_for(size_t threshold) {
   if (g_full_checks) return 0;
   return (threshold < kSmallLookupMax ? threshold : kSmallLookupMax) + 1;
 }
@@ -72,7 +72,7 @@ void runtime_init_slow() {
   g_full_checks = g_options.full_checks;
   secrets_init();
   heap_thread_key_init();
-  g_small_bound = small_limit_for(mmap_threshold());
+  g_small_bound = small_bound_for(mmap_threshold());
   __atomic_store_n(&g_runtime_ready, true, __ATOMIC_RELEASE);
 }
 
@@ -94,7 +94,7 @@ namespace {
 void store_threshold(size_t bytes) {
   if (bytes > kMaxSmallSize) bytes = kMaxSmallSize;
   __atomic_store_n(&g_options.mmap_threshold, bytes, __ATOMIC_RELAXED);
-  __atomic_store_n(&g_small_bound, small_limit_for(bytes), __ATOMIC_RELAXED);
+  __atomic_store_n(&g_small_bound, small_bound_for(bytes), __ATOMIC_RELAXED);
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ BRK_INLINE uintptr_t remote_mark(const Block* b) { return free_mark(b) ^ 0x5a5a5
 
 // 128-byte aligned: records sit side by side in meta.cc's chunks, and two threads' current spans must not
 // share a cache line (or an adjacent-line prefetch pair), or every malloc/free of one thread would steal
-// the other's line (false sharing, measured as 2x on bench cache-thrash).
+// the other's line. (A precaution: the 2x gap on bench cache-thrash turned out to have another cause.)
 struct alignas(128) Span {
   // Hot: malloc and free touch only this first cache line.
   Block* free;          // blocks ready to hand out

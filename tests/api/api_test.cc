@@ -465,31 +465,45 @@ TEST(Free, NullIsNoopAndErrnoIsKept) {
   EXPECT_EQ(errno, 4244);
 }
 
-// Fill a 256 MiB working set of small blocks, free it all, malloc_trim(0): most of it must leave the RSS.
-TEST(Rss, FallsAfterFreeingSmallBlocksAndTrim) {
-  const size_t working_set = 256u << 20;
+// A working set of small blocks, written in full, and the RSS before and after writing it.
+struct WorkingSet {
   std::vector<void*> blocks;
-  blocks.reserve(working_set / 16);
-  memset(blocks.data(), 0, blocks.capacity() * sizeof(void*));  // make the pointer array resident first
-  malloc_trim(0);  // so that the working set cannot land on pages made resident by earlier tests
-  size_t before = proc_util::rss_bytes();
+  size_t before = 0, peak = 0;
+};
+
+// Fills `bytes` with blocks of smallest, smallest + 16, ... (`steps` sizes, cycling). The pointer array is
+// made resident and malloc_trim(0) called first, so that the working set cannot land on pages made
+// resident by earlier tests and the RSS difference is the blocks'.
+void fill_small_blocks(size_t bytes, size_t smallest, size_t steps, WorkingSet* ws) {
+  ws->blocks.reserve(bytes / smallest);
+  memset(ws->blocks.data(), 0, ws->blocks.capacity() * sizeof(void*));
+  malloc_trim(0);
+  ws->before = proc_util::rss_bytes();
   size_t total = 0;
-  for (size_t i = 0; total < working_set; i++) {
-    size_t n = 16 * (1 + i % 32);  // 16..512 bytes
+  for (size_t i = 0; total < bytes; i++) {
+    size_t n = smallest + 16 * (i % steps);
     void* p = malloc(n);
     ASSERT_NE(p, nullptr);
     memset(p, 0x5A, n);
-    blocks.push_back(p);
+    ws->blocks.push_back(p);
     total += n;
   }
-  size_t peak = proc_util::rss_bytes();
-  for (void* p : blocks) free(p);
+  ws->peak = proc_util::rss_bytes();
+  EXPECT_GE(ws->peak, ws->before + bytes / 8 * 7) << "the working set was written, so it must be resident";
+}
+
+// Fill a 256 MiB working set of small blocks, free it all, malloc_trim(0): most of it must leave the RSS.
+TEST(Rss, FallsAfterFreeingSmallBlocksAndTrim) {
+  const size_t working_set = 256u << 20;
+  WorkingSet ws;
+  ASSERT_NO_FATAL_FAILURE(fill_small_blocks(working_set, 16, 32, &ws));  // 16..512 bytes
+  const size_t before = ws.before, peak = ws.peak;
+  for (void* p : ws.blocks) free(p);
   malloc_trim(0);
   size_t after = proc_util::rss_bytes();
   RecordProperty("rss_before_mib", (int)(before >> 20));
   RecordProperty("rss_peak_mib", (int)(peak >> 20));
   RecordProperty("rss_after_trim_mib", (int)(after >> 20));
-  EXPECT_GE(peak, before + working_set / 8 * 7) << "the working set was written, so it must be resident";
   EXPECT_LE(after, peak - working_set / 4 * 3)
       << "RSS before " << (before >> 20) << " MiB, peak " << (peak >> 20) << " MiB, after trim " << (after >> 20)
       << " MiB: less than 3/4 of the working set went back";
@@ -600,22 +614,10 @@ TEST(Brkmalloc, AlignedNewOfSizeMaxFails) {
 // the 32 MiB dirty cap, so nothing but the delayed purge can give it back.
 TEST(Brkmalloc, RssFallsWhileIdleWithoutTrim) {
   const size_t working_set = 24u << 20;
-  std::vector<void*> blocks;
-  blocks.reserve(working_set / 64);
-  memset(blocks.data(), 0, blocks.capacity() * sizeof(void*));
-  malloc_trim(0);
-  size_t before = proc_util::rss_bytes();
-  size_t total = 0;
-  for (size_t i = 0; total < working_set; i++) {
-    size_t n = 64 + 16 * (i % 64);  // 64..1072 bytes
-    void* p = malloc(n);
-    ASSERT_NE(p, nullptr);
-    memset(p, 0x3C, n);
-    blocks.push_back(p);
-    total += n;
-  }
-  size_t peak = proc_util::rss_bytes();
-  for (void* p : blocks) free(p);
+  WorkingSet ws;
+  ASSERT_NO_FATAL_FAILURE(fill_small_blocks(working_set, 64, 64, &ws));  // 64..1072 bytes
+  const size_t before = ws.before, peak = ws.peak;
+  for (void* p : ws.blocks) free(p);
   size_t after = proc_util::rss_bytes();
   for (int waited_ms = 0; waited_ms < 5000 && after > peak - working_set / 4 * 3; waited_ms += 50) {
     usleep(50 * 1000);
@@ -624,7 +626,6 @@ TEST(Brkmalloc, RssFallsWhileIdleWithoutTrim) {
   RecordProperty("rss_before_mib", (int)(before >> 20));
   RecordProperty("rss_peak_mib", (int)(peak >> 20));
   RecordProperty("rss_idle_mib", (int)(after >> 20));
-  EXPECT_GE(peak, before + working_set / 8 * 7) << "the working set was written, so it must be resident";
   EXPECT_LE(after, peak - working_set / 4 * 3)
       << "RSS before " << (before >> 20) << " MiB, peak " << (peak >> 20) << " MiB, 5 s after freeing "
       << (after >> 20) << " MiB: less than 3/4 of the working set went back without malloc_trim";
