@@ -18,15 +18,13 @@ step() { printf '\n==== %s ====\n' "$*"; }
 bazel_tests() {  # bazel_tests NAME [bazel flags...]
   local name=$1; shift
   step "bazel test $* //..."
-  bazel test "$@" //...
+  local events="$out/$name.build-events.json"
+  bazel test "$@" --build_event_json_file="$events" //...
   local rc=$?
   [ $rc -eq 0 ] || status=1
-  local logs
-  logs=$(bazel info "$@" bazel-testlogs 2>/dev/null)
-  (cd "$logs" && find . -name test.xml) | while read -r f; do
-    mkdir -p "$out/$name/$(dirname "$f")"
-    cp "$logs/$f" "$out/$name/$f"
-  done
+  # Only this invocation's results (bazel-testlogs keeps stale XML of earlier runs).
+  /usr/bin/python3 scripts/collect_test_xml.py "$events" "$out/$name" || status=1
+  rm -f "$events"
 }
 
 step "bazel build //..."

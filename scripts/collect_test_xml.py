@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Copies the test.xml of every test that one `bazel test` invocation ran (or took from its cache) into a
+folder, using that invocation's build event file: bazel-testlogs also holds XML of earlier runs (targets
+since deleted, --runs_per_test leftovers), which must not be counted again.
+
+Usage: collect_test_xml.py BUILD_EVENTS.json DEST"""
+import json
+import os
+import shutil
+import sys
+from urllib.parse import unquote, urlparse
+
+
+def main():
+    events, dest = sys.argv[1], sys.argv[2]
+    copied = 0
+    with open(events) as f:
+        for line in f:
+            e = json.loads(line)
+            if "testResult" not in e:
+                continue
+            tid = e["id"]["testResult"]
+            for o in e["testResult"].get("testActionOutput", []):
+                if o["name"] != "test.xml":
+                    continue
+                # //pkg:name -> pkg/name, one folder per run/shard/attempt of it
+                rel = tid["label"].lstrip("/").replace(":", "/")
+                sub = "run_%d_shard_%d_attempt_%d" % (tid.get("run", 1), tid.get("shard", 1), tid.get("attempt", 1))
+                os.makedirs(os.path.join(dest, rel, sub), exist_ok=True)
+                shutil.copy(unquote(urlparse(o["uri"]).path), os.path.join(dest, rel, sub, "test.xml"))
+                copied += 1
+    print("collected %d test.xml files into %s" % (copied, dest))
+
+
+if __name__ == "__main__":
+    main()
