@@ -245,6 +245,20 @@ def write_csv(out, ctx):
                                  value=c["ir_per_pair"], unit="instructions/pair"))
 
 
+def overview(ctx, agg, trat, crat, rrat):
+    """The closing block the main command prints last: one line per allocator (geometric means of the ratios
+    in the report's tables, and the callgrind pair count), then the targets summary."""
+    rows = []
+    for a in [x["name"] for x in ctx["allocs"]]:
+        cg = ctx["callgrind"].get(a, {})
+        rows.append([a] + ["%.2fx" % geomean([r.get((w[0], a)) for w in ctx["workloads"]]) for r in (trat, crat, rrat)]
+                    + ["%.1f" % cg["ir_per_pair"] if "ir_per_pair" in cg else "-"])
+    return "\n".join(["## Overview (geometric means over %d workloads; 1.00x = best in every row)" % len(ctx["workloads"]),
+                      "", table(["allocator", "wall time", "CPU time", "peak RSS", "instructions per malloc(64)+free"],
+                                rows), "", "## Against the targets (reported, never asserted)", ""]
+                     + targets(ctx, agg, trat, rrat))
+
+
 def write_all(out, ctx):
     agg = aggregate(ctx)
     trat, crat, rrat = ratios(agg, ctx, "wall"), ratios(agg, ctx, "cpu"), ratios(agg, ctx, "rss")
@@ -256,7 +270,8 @@ def write_all(out, ctx):
     L = ["# brkmalloc allocator comparison (%s)" % time.strftime("%Y-%m-%d %H:%M"), ""]
     L += ["Produced by `/usr/bin/python3 bench/run.py %s` (mode %s) in %s, repository commit %s." % (
         " ".join(ctx["argv"]), ctx["mode"], "%d:%02d" % divmod(int(ctx["elapsed"]), 60), m["commit"]), ""]
-    L += ["## Summary against the targets (reported, never asserted)", ""] + targets(ctx, agg, trat, rrat) + [""]
+    ov = overview(ctx, agg, trat, crat, rrat)
+    L += [ov, ""]
     L += ["## Machine", "",
           "- CPU: %s, %d cores (a small virtual machine: figures include noisy-neighbour effects)" % (m["cpu"], m["cores"]),
           "- Memory: %s; kernel %s; transparent huge pages: %s" % (m["mem"], m["kernel"], m["thp"]),
@@ -357,4 +372,4 @@ def write_all(out, ctx):
     text = "\n".join(L)
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write(text)
-    return text
+    return text, ov

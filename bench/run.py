@@ -351,8 +351,9 @@ def main():
 
 
 def finish(out, ctx):
-    text = report.write_all(out, ctx)
+    text, overview = report.write_all(out, ctx)
     print(text)
+    print("\n" + overview)  # last, so the terminal ends on the comparison
     print("\nReport: %s\nCSV:    %s\nPlots:  %s" % (os.path.join(out, "report.md"), os.path.join(out, "results.csv"),
                                                    ", ".join(os.path.join(out, p) for p in report.PLOTS)))
 
