@@ -2,8 +2,8 @@
 # Runs every test brkmalloc has: the Bazel tests (unit, API semantics under the .so and the static
 # archive, exports, static links, real programs), the prefixed-API tests again under ASan+UBSan and
 # under TSan, the stress matrix (every program under brkmalloc .so and static, glibc, jemalloc, mimalloc,
-# tcmalloc), the misuse suite and a benchmark smoke run. Results (JUnit XML) go to test-results/;
-# the last line counts the test cases: "N passed, N failed".
+# tcmalloc), the misuse suite, the glibc-style robustness tests (tests/robust) and a benchmark smoke run.
+# Results (JUnit XML) go to test-results/; the last line counts the test cases: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -57,6 +57,7 @@ runner() {
 }
 runner stress /usr/bin/python3 tests/stress/run.py
 runner misuse /usr/bin/python3 tests/misuse/run.py
+runner robust /usr/bin/python3 tests/robust/run.py
 runner bench-smoke /usr/bin/python3 bench/run.py --smoke --no-build
 
 step "summary"

@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
   say("info: %ld iterations, %d handler forks, %d inside the main thread's fork(), mean fork %.0f us\n", done,
       (int)g_handler_forks, (int)g_hits_in_fork, fork_us);
   if (g_handler_errors) FAILF("%d handler forks failed\n", (int)g_handler_errors);
-  if (done < 100) FAILF("only %ld iterations ran\n", done);
+  if (done < 20) FAILF("only %ld iterations ran\n", done);
   if (g_handler_forks * 2 < done) FAILF("only %d handler forks in %ld iterations\n", (int)g_handler_forks, done);
   if (g_hits_in_fork == 0) FAILF("no SIGALRM arrived inside fork(): the case was not exercised\n");
   for (int i = 0; i < kKeep; i++) free(keep[i]);

@@ -281,9 +281,10 @@ class Runner:
         if case.kind != "plain":
             kv = dict(l.split("=", 1) for l in out.stdout.splitlines() if "=" in l)
             err = out.stderr.strip().splitlines()
-            return "%s; AT_SECURE=%s, allocator=%s, threshold=%s, stderr: %s" % (
+            return "%s; AT_SECURE=%s, allocator=%s, threshold=%s, stderr: %s%s" % (
                 out.status(), kv.get("secure", "?"), kv.get("allocator", "?"), kv.get("threshold", "?"),
-                ("%d lines, first %r" % (len(err), err[0][:60])) if err else "empty")
+                ("%d lines, first %r" % (len(err), err[0][:60])) if err else "empty",
+                (" -- " + out.verdict) if out.verdict else "")
         fails = out.lines("FAIL:")
         infos = out.lines("info:")
         text = out.status()
@@ -298,6 +299,19 @@ class Runner:
         return text
 
 
+def short_reason(out):
+    """A few words for a table cell: hang, a signal, or the first FAIL line / secure verdict, shortened."""
+    if out.missing:
+        return "not run"
+    if out.timed_out:
+        return "hang"
+    text = out.verdict if out.verdict else (out.lines("FAIL:") or [out.status()])[0]
+    text = text.split(";")[0].split(" (")[0]
+    if out.returncode is not None and out.returncode < 0:
+        text = out.status() + (" after: " + text if out.lines("FAIL:") else "")
+    return text if len(text) <= 70 else text[:67] + "..."
+
+
 def md_escape(s):
     return s.replace("|", "\\|").replace("\n", " ")
 
@@ -310,12 +324,10 @@ def write_results(path, cases, results, configs, seconds):
         cells = []
         for cfg in configs:
             out = results[(c.name, cfg, 0)]
-            r = out.reason()
-            if cfg in BRK_CONFIGS:
-                cells.append("PASS" if r is None else "**FAIL**: " + ("hang" if out.timed_out else out.status()))
+            if out.reason() is None:
+                cells.append("PASS" if cfg in BRK_CONFIGS else "pass")
             else:
-                cells.append("ok" if r is None else ("hang" if out.timed_out else out.status()) + (
-                    "" if out.missing else " (fails)"))
+                cells.append(("**FAIL**" if cfg in BRK_CONFIGS else "fail") + ": " + md_escape(short_reason(out)))
         rows.append("| %s | %s |" % (c.name, " | ".join(cells)))
     details = []
     for c in cases:
@@ -328,12 +340,12 @@ def write_results(path, cases, results, configs, seconds):
         "",
         "Written by `tests/robust/run.py --all-allocators` (commit %s, %s, %.0f s). `so` = LD_PRELOAD of"
         % (commit, datetime.date.today().isoformat(), seconds),
-        "bazel-bin/preload/libbrkmalloc.so, `static` = brkmalloc linked in; PASS/FAIL is the runner's assertion",
-        "for them (CI counts these). The baselines (glibc = no preload; Debian's jemalloc 5.3, mimalloc 2.0.9,",
-        "tcmalloc_minimal 2.10) are recorded with the same programs: `ok` = the program's checks held, `hang` =",
-        "killed at the timeout, otherwise how it ended. For the secure cases glibc's row is judged as brkmalloc's",
-        "(stderr, threshold), without the allocator-identity check. See README.md for what each program does",
-        "and why a baseline's failure can be glibc's own limit rather than the allocator's.",
+        "bazel-bin/preload/libbrkmalloc.so, `static` = brkmalloc linked in: PASS/FAIL is the runner's assertion",
+        "(CI counts these two columns only). The baselines (glibc = no preload; Debian's jemalloc 5.3, mimalloc",
+        "2.0.9, tcmalloc_minimal 2.10) run the same programs and are recorded: pass/fail by the same checks",
+        "(secure cases: AT_SECURE, stderr, threshold; no allocator-identity check), `hang` = killed at the",
+        "timeout. A cell gives the first failure, shortened; the details below give the program's own words.",
+        "See README.md for each program and for the cases where glibc itself, not the allocator, sets the limit.",
         "",
         "\n".join(rows),
         "",

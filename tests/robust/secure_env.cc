@@ -5,8 +5,8 @@
 // BRKMALLOC_STATS=1, BRKMALLOC_MMAP_THRESHOLD=4096 and MALLOC_MMAP_THRESHOLD_=4096; the control run is
 // the same binary without privileges, where the settings must take effect.
 // It reports: secure (getauxval(AT_SECURE)), allocator (brkmalloc if malloc_info says so), and
-// threshold: "default" if a 64 KiB block is not given its own mapping (mallinfo2().hblks unchanged),
-// "4096" if it is. The runner judges (stderr must be empty in secure mode: no statistics, no warnings).
+// threshold: "default" if no 64 KiB block of eight is given its own mapping (mallinfo2().hblks unchanged),
+// "4096" if one is. The runner judges (stderr must be empty in secure mode: no statistics, no warnings).
 #include <malloc.h>
 #include <sys/auxv.h>
 
@@ -28,12 +28,16 @@ int main() {
   say("secure=%lu\n", getauxval(AT_SECURE));
   say("uid=%d euid=%d\n", (int)getuid(), (int)geteuid());
   say("allocator=%s\n", allocator_is_brkmalloc() ? "brkmalloc" : "other");
+  // Eight blocks, not one: glibc consults its threshold only when the top chunk is used up.
   size_t before = mallinfo2().hblks;
-  void* p = malloc(64 * 1024);
-  memset(p, 1, 64 * 1024);
-  escape(p);
+  void* p[8];
+  for (int i = 0; i < 8; i++) {
+    p[i] = malloc(64 * 1024);
+    memset(p[i], 1, 64 * 1024);
+    escape(p[i]);
+  }
   size_t after = mallinfo2().hblks;
-  free(p);
+  for (int i = 0; i < 8; i++) free(p[i]);
   say("threshold=%s\n", after == before ? "default" : "4096");
   say("env_visible=%s\n", getenv("BRKMALLOC_STATS") ? "yes" : "no");
   return 0;
