@@ -161,6 +161,7 @@ class Runner:
         self.bin_root, self.tmp = bin_root, tmp
         self.secure_bins = {}
         self.secure_lock = threading.Lock()
+        self.extra_dirs = []  # removed at the end, as tmp is
 
     def program(self, case, config):
         return os.path.join(self.bin_root, "tests/robust", case.program + ("_static" if config == "static" else ""))
@@ -195,10 +196,28 @@ class Runner:
             self.secure_bins[config] = result = self._link_secure(config)
             return result
 
+    def secure_dir(self):
+        """A directory on a file system without nosuid (a set-user-ID bit there is ignored), or None."""
+        for base in (self.tmp, "/tmp", "/var/tmp", "/dev/shm"):
+            try:
+                if os.statvfs(base).f_flag & os.ST_NOSUID:
+                    continue
+            except OSError:
+                continue
+            if base == self.tmp:
+                return base
+            d = tempfile.mkdtemp(prefix="brk-robust-secure.", dir=base)
+            self.extra_dirs.append(d)
+            return d
+        return None
+
     def _link_secure(self, config):
-        d = os.path.join(self.tmp, "secure-" + config)
+        top = self.secure_dir()
+        if top is None:
+            return None, "no directory without nosuid for a set-user-ID program (tried $TMPDIR, /tmp, /var/tmp)"
+        d = os.path.join(top, "secure-" + config)
         os.makedirs(d, exist_ok=True)
-        os.chmod(self.tmp, 0o755)
+        os.chmod(top, 0o755)  # nobody must reach the program (mkdtemp made it 0700)
         os.chmod(d, 0o755)
         src = os.path.join(ROOT, "tests/robust/secure_env.cc")
         obj = os.path.join(d, "secure_env.o")
@@ -431,7 +450,8 @@ def main():
                     print("%s %s/%s%s %.1fs %s" % (tag, c.name, cfg, "#%d" % i if args.repeat > 1 else "",
                                                    out.seconds, "" if r is None else r), flush=True)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for d in [tmp] + runner.extra_dirs:
+            shutil.rmtree(d, ignore_errors=True)
     seconds = time.monotonic() - t0
 
     passed = failed = 0
