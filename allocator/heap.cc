@@ -24,6 +24,8 @@ Heap g_empty_heap{&g_empty_span};
 __thread Heap* tls_heap BRK_TLS = &g_empty_heap;
 __thread Heap* tls_fast_owner BRK_TLS = &g_empty_heap;
 bool g_full_checks = false;
+Lock g_shared_lock;  // the shared heap (threads past their exit)
+Lock g_pool_lock;    // g_pool and g_heaps_created
 
 namespace {
 
@@ -31,8 +33,6 @@ enum ThreadState : uint8_t { kNew = 0, kStarting = 1, kActive = 2, kDead = 3 };
 __thread ThreadState tls_state BRK_TLS = kNew;
 
 Heap g_shared_heap{&g_empty_span};
-SpinLock g_shared_lock;
-SpinLock g_pool_lock;
 Heap* g_pool;           // heaps of exited threads, ready for new ones
 size_t g_heaps_created;
 pthread_key_t g_exit_key;
@@ -71,6 +71,8 @@ Span* span_new(Heap* h, unsigned cls) {
   s->cls = uint8_t(cls);
   s->free = nullptr;
   s->owner = h;
+  // The arena registered the first and last page; a free of a block on any other page needs its own.
+  if (ci.capacity > 1) page_map_set(s->base + kPageSize, s->bytes - 2 * kPageSize, s);
   return s;
 }
 
@@ -259,7 +261,9 @@ void free_slow(void* p, Span* s) {
       purger_start_if_requested();  // a large block served from arena pages leaves them dirty
       return;
     case kFree:
-      // Pages we handed out once and got back (a free arena run, or a freed large block's first page).
+      // Pages we handed out once and got back (a free arena run, or a freed mapped block's first page);
+      // an entry inside a block may be stale (arena.h), so only a run that holds p proves a double free.
+      if (s->bytes && (uintptr_t(p) - s->base >= s->bytes)) fatal_pointer("free of invalid pointer", p);
       fatal_pointer("double free of", p);
     case kSmall:
       break;
@@ -294,21 +298,6 @@ void heap_trim_all() {
 size_t heap_count() {
   LockGuard g(g_pool_lock);
   return g_heaps_created;
-}
-
-void heap_fork_prepare() {
-  g_pool_lock.lock();
-  g_shared_lock.lock();
-}
-
-void heap_fork_parent() {
-  g_shared_lock.unlock();
-  g_pool_lock.unlock();
-}
-
-void heap_fork_child() {
-  g_shared_lock.reset();
-  g_pool_lock.reset();
 }
 
 }  // namespace brkmalloc
