@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
       child_failures++;
       if (child_failures <= 5) FAILF("child of the main loop ended with status 0x%x\n", st);
     }
-    // Let a timer still pending fire here rather than in the next fork's aim window.
+    // Some allocator work between forks, so the heap the next fork copies is not always the same.
     if (done % 64 == 0) {
       void* p = malloc(100 + done % 5000);
       escape(p);
