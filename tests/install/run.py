@@ -211,6 +211,19 @@ class Suite:
         r = run(b + ["--checks", "paranoid", "true"], env=env)
         check(r.returncode == 125, "--checks paranoid accepted")
 
+    def launcher_from_build_tree(self):
+        """Without installing: dist/brkmalloc.sh finds bazel-bin/preload/libbrkmalloc.so, bazel-bin/brkmalloc
+        (the //:brkmalloc target, as bazel run runs it) its runfiles. scripts/test.sh built both."""
+        built = (REPO / "bazel-bin/preload/libbrkmalloc.so").resolve()
+        for cmd, want in [(REPO / "dist/brkmalloc.sh", built),
+                          (REPO / "bazel-bin/brkmalloc", "brkmalloc.runfiles/brkmalloc/preload/libbrkmalloc.so")]:
+            r = ok([cmd, "sh", "-c", 'echo "preload=$LD_PRELOAD"'])
+            line = r.stdout.strip()
+            check(line.startswith("preload=/") and line.endswith(str(want)), "%s preloads %s" % (cmd, line))
+            check(Path(line[len("preload="):]).is_file(), "%s: %s is not a file" % (cmd, line))
+            out = ok([cmd, "--threshold", "64K", self.tmp / "probe_plain", "place", SMALL]).stdout
+            check("%d=mapped" % SMALL in out, "%s: not on brkmalloc with the option: %s" % (cmd, out))
+
     # ---- glibc's settings, end to end through the installed .so ----
 
     def place(self, n, **env):
@@ -342,7 +355,7 @@ def main():
         s = Suite(tmp)
         for name in ["install", "build_dynamic", "build_archive", "build_full_static", "private_libs_needed",
                      "cmake", "launcher_version_help", "launcher_runs_on_brkmalloc",
-                     "launcher_exit_status_and_signal", "launcher_keeps_ld_preload", "launcher_options",
+                     "launcher_exit_status_and_signal", "launcher_keeps_ld_preload", "launcher_options", "launcher_from_build_tree",
                      "settings_mmap_threshold", "settings_precedence", "settings_mmap_max",
                      "settings_fix_dynamic_threshold", "settings_check", "settings_malformed_and_ignored",
                      "settings_secure_mode", "install_again", "uninstall", "uninstall_keeps_others_files",

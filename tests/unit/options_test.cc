@@ -3,6 +3,7 @@
 // malformed values reported once and ignored, secure mode); options_mallopt's answers against glibc's own
 // mallopt. (The process environment is checked end to end by the misuse and install runners.)
 #include "allocator/options.h"
+#include "allocator/os.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -13,6 +14,8 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -350,6 +353,42 @@ TEST(Mallopt, ChangesTheSettings) {
   ASSERT_EQ(options_mallopt(M_PERTURB, 0x33), 1);
   EXPECT_EQ(g_options.perturb, 0x33);
   ASSERT_EQ(options_mallopt(M_PERTURB, 0), 1);
+}
+
+// ---- os::advise_hugepages, what BRKMALLOC_HUGEPAGES / glibc.malloc.hugetlb ask the arenas for ----
+
+// The VmFlags line of the /proc/self/smaps mapping that contains addr.
+std::string vm_flags_at(uintptr_t addr) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long lo, hi;
+    if (sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find(' ')) {
+      inside = addr >= lo && addr < hi;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line;
+    }
+  }
+  return "";
+}
+
+bool has_flag(const std::string& flags, const char* f) { return (flags + " ").find(std::string(" ") + f + " ") != std::string::npos; }
+
+TEST(HugePages, AdvisesOnlyWholeAlignedHugePages) {
+  const size_t huge = size_t{2} << 20;
+  char* base = static_cast<char*>(os::map(4 * huge, huge));
+  ASSERT_NE(base, nullptr);
+  // From one page into the first huge page to one page into the fourth: only the second and third are whole.
+  ASSERT_TRUE(os::advise_hugepages(base + kPageSize, 3 * huge));
+  const uintptr_t b = reinterpret_cast<uintptr_t>(base);
+  EXPECT_FALSE(has_flag(vm_flags_at(b), "hg")) << vm_flags_at(b);
+  EXPECT_TRUE(has_flag(vm_flags_at(b + huge), "hg")) << vm_flags_at(b + huge);
+  EXPECT_TRUE(has_flag(vm_flags_at(b + 3 * huge - 1), "hg"));
+  EXPECT_FALSE(has_flag(vm_flags_at(b + 3 * huge), "hg")) << vm_flags_at(b + 3 * huge);
+  // Less than one whole huge page: nothing to advise.
+  EXPECT_FALSE(os::advise_hugepages(base + kPageSize, huge));
+  os::unmap(base, 4 * huge);
 }
 
 }  // namespace
