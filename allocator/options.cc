@@ -233,26 +233,33 @@ bool parse_size(const char* s, size_t* out) {
 }
 
 bool parse_glibc_number(const char* s, uint64_t* out) {
+  while (*s == ' ' || *s == '\t') ++s;
+  bool negative = *s == '-';
+  if (*s == '-' || *s == '+') ++s;
+  if (*s < '0' || *s > '9') return false;
   unsigned base = 10;
   if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
     base = 16;
     s += 2;
-  } else if (s[0] == '0' && s[1]) {
+    if (!*s) return false;
+  } else if (s[0] == '0') {
     base = 8;
-    s += 1;
   }
-  if (!*s) return false;
   uint64_t v = 0;
+  bool overflow = false;
   for (; *s; ++s) {
     unsigned d;
     if (*s >= '0' && *s <= '9') d = unsigned(*s - '0');
     else if (*s >= 'a' && *s <= 'f') d = unsigned(*s - 'a' + 10);
     else if (*s >= 'A' && *s <= 'F') d = unsigned(*s - 'A' + 10);
     else return false;
-    if (d >= base || v > (~uint64_t{0} - d) / base) return false;
+    if (d >= base) return false;
+    if (v > (~uint64_t{0} - d) / base) overflow = true;
     v = v * base + d;
   }
-  *out = v;
+  // As glibc's _dl_strtoul: too large reads as the largest value, a minus sign negates modulo 2^64.
+  if (overflow) v = ~uint64_t{0};
+  *out = negative ? uint64_t(0) - v : v;
   return true;
 }
 

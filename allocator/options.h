@@ -54,8 +54,10 @@ void options_parse(const char* const* env, bool secure, Options* out, int warn_f
 int options_mallopt(int param, int value);
 // Parses "123", "64K", "1M", "1G" (case-insensitive); false if malformed or overflowing.
 bool parse_size(const char* s, size_t* out);
-// Parses a number as glibc's tunables do: decimal, 0x hexadecimal or 0-prefixed octal; no sign, no
-// suffix (glibc ignores trailing text; we refuse it). False if malformed or overflowing 64 bits.
+// Parses a number as glibc's tunables do (its _dl_strtoul): leading blanks, an optional sign (minus
+// negates modulo 2^64), decimal, 0x hexadecimal or 0-prefixed octal; too large reads as UINT64_MAX.
+// Unlike glibc, which reads the leading number and ignores what follows, text after the digits (a
+// suffix such as K) makes it malformed: false.
 bool parse_glibc_number(const char* s, uint64_t* out);
 
 }  // namespace brkmalloc

@@ -242,6 +242,48 @@ class Suite:
         check(self.place(SMALL, BRKMALLOC_MMAP_THRESHOLD="1M", **both) == "arena",
               "BRKMALLOC_MMAP_THRESHOLD should win over both")
 
+    def settings_agree_with_glibc(self):
+        """glibc itself is the oracle: each setting moves a block in or out of the heap the same way under
+        glibc (probe_plain, no preload) and brkmalloc (probe_dyn): names, number forms, precedence (tunables
+        over the older variables in either order, later tunables entries over earlier ones), mmap_max, and
+        the knobs that stop the dynamic threshold."""
+        A, B = "1048576", "131072"  # a threshold above MID and one below it
+        T = "GLIBC_TUNABLES"
+        cases = [
+            ("place", MID, []),
+            ("place", MID, [("MALLOC_MMAP_THRESHOLD_", A)]),
+            ("place", MID, [(T, "glibc.malloc.mmap_threshold=" + A)]),
+            ("place", MID, [("MALLOC_MMAP_THRESHOLD_", A), (T, "glibc.malloc.mmap_threshold=" + B)]),
+            ("place", MID, [(T, "glibc.malloc.mmap_threshold=" + B), ("MALLOC_MMAP_THRESHOLD_", A)]),
+            ("place", MID, [("MALLOC_MMAP_THRESHOLD_", B), (T, "glibc.malloc.mmap_threshold=" + A)]),
+            ("place", MID, [(T, "glibc.malloc.mmap_threshold=%s:glibc.malloc.mmap_threshold=%s" % (A, B))]),
+            ("place", MID, [(T, "glibc.malloc.mmap_threshold=%s:glibc.malloc.mmap_threshold=%s" % (B, A))]),
+            ("place", MID, [(T, "glibc.cpu.x86_rep_movsb_threshold=1:glibc.malloc.mmap_threshold=" + A)]),
+            ("place", MID, [("MALLOC_MMAP_THRESHOLD_", "0x100000")]),
+            ("place", MID, [("MALLOC_MMAP_THRESHOLD_", "0400000")]),   # octal 131072, not 400000
+            ("place", MID, [("MALLOC_MMAP_THRESHOLD_", "04000000")]),  # octal 1 MiB
+            ("place", MID, [("MALLOC_MMAP_THRESHOLD_", " +1048576")]),
+            ("place", MID, [("MALLOC_MMAP_THRESHOLD_", "-1")]),        # SIZE_MAX
+            ("place", 1 << 20, []),
+            ("place", 1 << 20, [("MALLOC_MMAP_MAX_", "0")]),
+            ("place", 1 << 20, [(T, "glibc.malloc.mmap_max=0")]),
+            ("after-free", None, []),
+            ("after-free", None, [("MALLOC_TOP_PAD_", "0")]),
+            ("after-free", None, [("MALLOC_TRIM_THRESHOLD_", "131072")]),
+            ("after-free", None, [("MALLOC_MMAP_MAX_", "65536")]),
+            ("after-free", None, [(T, "glibc.malloc.top_pad=4096")]),
+            ("after-free", None, [("MALLOC_PERTURB_", "0"), ("MALLOC_ARENA_MAX", "1")]),
+        ]
+        seen = set()
+        for what, n, pairs in cases:
+            args = ["place", n] if what == "place" else ["after-free", BIG, MID]
+            env_i = ["env", "-i"] + ["%s=%s" % kv for kv in pairs]  # env -i keeps this order in environ
+            g = ok(env_i + [self.tmp / "probe_plain", *args]).stdout.strip()
+            b = ok(env_i + ["LD_LIBRARY_PATH=%s" % self.lib, self.tmp / "probe_dyn", *args]).stdout.strip()
+            check(g == b, "%s %s: glibc says %s, brkmalloc %s" % (pairs, args, g, b))
+            seen.add(g.split("=")[1])
+        check(seen == {"arena", "mapped"}, "the cases do not tell the two outcomes apart: %s" % seen)
+
     def settings_mmap_max(self):
         check(self.place(1 << 20) == "mapped", "default: a 1 MiB block should have its own mapping")
         check(self.place(1 << 20, MALLOC_MMAP_MAX_="0") == "arena", "MALLOC_MMAP_MAX_=0 still mapped")
@@ -356,7 +398,7 @@ def main():
         for name in ["install", "build_dynamic", "build_archive", "build_full_static", "private_libs_needed",
                      "cmake", "launcher_version_help", "launcher_runs_on_brkmalloc",
                      "launcher_exit_status_and_signal", "launcher_keeps_ld_preload", "launcher_options", "launcher_from_build_tree",
-                     "settings_mmap_threshold", "settings_precedence", "settings_mmap_max",
+                     "settings_mmap_threshold", "settings_precedence", "settings_agree_with_glibc", "settings_mmap_max",
                      "settings_fix_dynamic_threshold", "settings_check", "settings_malformed_and_ignored",
                      "settings_secure_mode", "install_again", "uninstall", "uninstall_keeps_others_files",
                      "destdir"]:

@@ -119,9 +119,25 @@ TEST(ParseGlibcNumber, DecimalHexOctal) {
   EXPECT_EQ(v, ~uint64_t{0});
 }
 
+// As glibc's _dl_strtoul: blanks and a sign before the number, saturation on overflow.
+TEST(ParseGlibcNumber, SignsBlanksAndOverflow) {
+  uint64_t v = 0;
+  ASSERT_TRUE(parse_glibc_number("  \t300000", &v));
+  EXPECT_EQ(v, 300000u);
+  ASSERT_TRUE(parse_glibc_number("+300000", &v));
+  EXPECT_EQ(v, 300000u);
+  ASSERT_TRUE(parse_glibc_number("-1", &v));
+  EXPECT_EQ(v, ~uint64_t{0});
+  ASSERT_TRUE(parse_glibc_number("-0x10", &v));
+  EXPECT_EQ(v, uint64_t(0) - 16);
+  ASSERT_TRUE(parse_glibc_number("18446744073709551616", &v));
+  EXPECT_EQ(v, ~uint64_t{0});
+  ASSERT_TRUE(parse_glibc_number("0x10000000000000000", &v));
+  EXPECT_EQ(v, ~uint64_t{0});
+}
+
 TEST(ParseGlibcNumber, Refusals) {
-  for (const char* s : {"", "abc", "-1", "+1", "1M", "64K", "0x", "09", "12abc", " 1", "18446744073709551616",
-                        "0x10000000000000000"}) {
+  for (const char* s : {"", "abc", "-", "+", "1M", "64K", "0x", "0xg", "09", "12abc", "1 ", "x1", "1.5"}) {
     uint64_t v = 0x5eed;
     EXPECT_FALSE(parse_glibc_number(s, &v)) << '"' << s << '"';
     EXPECT_EQ(v, 0x5eedu) << '"' << s << "\" refused but wrote";
