@@ -338,6 +338,14 @@ class Suite:
         r = ok(as_nobody + [str(suid), "place", MID], env=env)
         check("brkmalloc statistics" not in r.stderr, "set-user-ID program printed statistics")
         check("%d=mapped" % MID in r.stdout, "set-user-ID program honoured MALLOC_MMAP_THRESHOLD_")
+        # glibc does the same with its own setting: a set-user-ID static glibc program ignores it.
+        glibc_suid = d / "glibc_suid"
+        ok(["cc", "-static", "-o", str(glibc_suid), str(HERE / "probe.c")])
+        check("%d=arena" % MID in ok(as_nobody + [glibc_suid, "place", MID], env=env).stdout,
+              "control: glibc ignores MALLOC_MMAP_THRESHOLD_ even without set-user-ID")
+        os.chmod(glibc_suid, 0o4755)
+        check("%d=mapped" % MID in ok(as_nobody + [glibc_suid, "place", MID], env=env).stdout,
+              "glibc honoured MALLOC_MMAP_THRESHOLD_ in a set-user-ID program: our rule would differ")
 
     # ---- again, and away ----
 
