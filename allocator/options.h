@@ -15,9 +15,8 @@
 
 namespace brkmalloc {
 
-// The largest mmap threshold a setting may ask for; larger requests are refused as glibc refuses values
-// above its maximum. The public constant, so mallopt, the parser and brk_set_mmap_threshold agree.
-constexpr size_t kMaxMmapThreshold = BRK_MAX_MMAP_THRESHOLD;
+// The parser, mallopt and brk_set_mmap_threshold share one largest threshold (config.h).
+static_assert(kMaxMmapThreshold == BRK_MAX_MMAP_THRESHOLD, "brkmalloc.h and config.h disagree");
 
 struct Options {
   size_t mmap_threshold = kDefaultMmapThreshold;  // requests above this get their own mapping
