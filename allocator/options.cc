@@ -175,7 +175,11 @@ void apply_glibc(const GlibcSetting& g, const char* value, const char* what_pref
       o->mmap_threshold = v < kMaxMmapThreshold ? size_t(v) : kMaxMmapThreshold;
       o->threshold_fixed = true;
       return;
-    case Glibc::kTrimThreshold: o->trim_threshold = size_t(v); o->threshold_fixed = true; return;
+    case Glibc::kTrimThreshold:
+      o->trim_threshold = size_t(v);
+      o->trim_set = true;
+      o->threshold_fixed = true;
+      return;
     case Glibc::kTopPad: o->top_pad = size_t(v); o->threshold_fixed = true; return;
     case Glibc::kMmapMax: o->mmap_max = int(v); o->threshold_fixed = true; return;
     case Glibc::kPerturb: o->perturb = int(v); return;
@@ -322,6 +326,7 @@ int options_mallopt(int param, int value) {
       return as_size <= 80 * sizeof(size_t) / 4 ? 1 : 0;
     case M_TRIM_THRESHOLD:
       __atomic_store_n(&g_options.trim_threshold, as_size, __ATOMIC_RELAXED);
+      __atomic_store_n(&g_options.trim_set, true, __ATOMIC_RELEASE);
       fix();
       return 1;
     case M_TOP_PAD:

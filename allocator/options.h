@@ -27,9 +27,11 @@ struct Options {
   bool print_stats = false;        // statistics on stderr at exit
   bool purge_thread = true;        // false: no background purger
   bool full_checks = false;        // every check on every call (BRKMALLOC_CHECKS=full, glibc.malloc.check)
-  // glibc's trim threshold: freed arena bytes kept resident beyond this are purged at once, without
-  // waiting for the delay (the arena's dirty cap). SIZE_MAX (M_TRIM_THRESHOLD -1): no cap.
-  size_t trim_threshold = size_t{32} << 20;
+  // glibc's trim threshold, when trim_set: freed arena bytes kept resident beyond this are purged at once,
+  // without waiting for the delay (the arena's dirty cap, otherwise derived from the mmap threshold).
+  // SIZE_MAX (M_TRIM_THRESHOLD -1): no cap.
+  size_t trim_threshold = 0;
+  bool trim_set = false;
   // glibc's top pad: extra bytes the break moves beyond what a request needs (then rounded up to the step).
   size_t top_pad = 0;
   // glibc's mmap max: 0 or less means no block gets a mapping of its own while it fits a size class.

@@ -173,7 +173,7 @@ TEST(OptionsParse, NothingSetKeepsDefaults) {
   Parsed p = parse({"PATH=/bin", "MALLOC_FOO_=1", "GLIBC_TUNABLES=glibc.rtld.nns=2"});
   EXPECT_EQ(p.o.mmap_threshold, kDefaults.mmap_threshold);
   EXPECT_FALSE(p.o.threshold_fixed);
-  EXPECT_EQ(p.o.trim_threshold, kDefaults.trim_threshold);
+  EXPECT_FALSE(p.o.trim_set);
   EXPECT_EQ(p.o.top_pad, kDefaults.top_pad);
   EXPECT_EQ(p.o.mmap_max, kDefaults.mmap_max);
   EXPECT_EQ(p.o.perturb, 0);
@@ -189,6 +189,7 @@ TEST(OptionsParse, GlibcVariables) {
   EXPECT_EQ(p.warnings, "");
   EXPECT_EQ(p.o.mmap_threshold, size_t{1} << 20);
   EXPECT_TRUE(p.o.threshold_fixed);
+  EXPECT_TRUE(p.o.trim_set);
   EXPECT_EQ(p.o.trim_threshold, size_t{2} << 20);
   EXPECT_EQ(p.o.top_pad, size_t{64} << 10);
   EXPECT_EQ(p.o.mmap_max, 7);
@@ -286,7 +287,7 @@ TEST(OptionsParse, MalformedReportedOnceAndIgnored) {
     EXPECT_EQ(p.warnings.rfind(std::string("brkmalloc: ignoring ") + c.shown + " (", 0), 0u) << p.warnings;
     EXPECT_EQ(p.o.perturb, 0) << c.var;
     EXPECT_EQ(p.o.top_pad, kDefaults.top_pad) << c.var;
-    EXPECT_EQ(p.o.trim_threshold, kDefaults.trim_threshold) << c.var;
+    EXPECT_FALSE(p.o.trim_set) << c.var;
     EXPECT_EQ(p.o.mmap_max, kDefaults.mmap_max) << c.var;
     EXPECT_EQ(p.o.mmap_threshold, kDefaults.mmap_threshold) << c.var;
     EXPECT_FALSE(p.o.threshold_fixed) << c.var;
@@ -363,6 +364,7 @@ TEST(Mallopt, ChangesTheSettings) {
   ASSERT_EQ(options_mallopt(M_MMAP_THRESHOLD, kDefaultMmapThreshold), 1);
   EXPECT_EQ(mmap_threshold(), kDefaultMmapThreshold);
   ASSERT_EQ(options_mallopt(M_TRIM_THRESHOLD, -1), 1);
+  EXPECT_TRUE(g_options.trim_set);
   EXPECT_EQ(g_options.trim_threshold, ~size_t{0});
   ASSERT_EQ(options_mallopt(M_TOP_PAD, 4096), 1);
   EXPECT_EQ(g_options.top_pad, 4096u);
