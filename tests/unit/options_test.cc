@@ -211,7 +211,7 @@ TEST(OptionsParse, EachGlibcSizeKnobFixesTheThreshold) {
 
 // glibc 2.36 takes any threshold; one above our largest is that one (ours, BRKMALLOC_*, refuses it).
 TEST(OptionsParse, GlibcThresholdAboveOursIsOurs) {
-  for (const std::string var : {"MALLOC_MMAP_THRESHOLD_=" + std::to_string(kMaxMmapThreshold + 1),
+  for (const std::string& var : {"MALLOC_MMAP_THRESHOLD_=" + std::to_string(kMaxMmapThreshold + 1),
                                 std::string("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=0xffffffffffffffff")}) {
     Parsed p = parse({var.c_str()});
     EXPECT_EQ(p.warnings, "") << var;
