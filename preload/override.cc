@@ -32,13 +32,9 @@ BRK_EXPORT void free_sized(void* p, size_t n) noexcept { brk_free_sized(p, n); }
 BRK_EXPORT void free_aligned_sized(void* p, size_t a, size_t n) noexcept { brk_free_aligned_sized(p, a, n); }
 BRK_EXPORT int malloc_trim(size_t pad) noexcept { return brk_trim(pad); }
 
-BRK_EXPORT int mallopt(int param, int value) noexcept {
-  if (param == M_MMAP_THRESHOLD) {
-    if (value < 0 || size_t(value) > BRK_MAX_MMAP_THRESHOLD) return 0;
-    brk_set_mmap_threshold(size_t(value));
-  }
-  return 1;  // other glibc tunables have no meaning here; accepted as glibc accepts them
-}
+// glibc's parameters and answers; the settings live in the core's options table (allocator/options.cc).
+namespace brkmalloc { int options_mallopt(int param, int value); }
+BRK_EXPORT int mallopt(int param, int value) noexcept { return brkmalloc::options_mallopt(param, value); }
 
 BRK_EXPORT struct mallinfo2 mallinfo2() noexcept {
   brk_stats st;
