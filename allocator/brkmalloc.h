@@ -52,6 +52,12 @@ struct brk_stats {
   size_t purged;          /* bytes returned to the OS so far (madvise, munmap, lowering the break) */
   size_t large_count;     /* live large mappings */
   size_t thread_heaps;    /* heaps created (one per thread that allocated; reused after thread exit) */
+  /* The figures of glibc's mallinfo2, for the memory below the mmap threshold: */
+  size_t arena_held;      /* bytes of small spans plus freed pages not yet returned (purged pages excluded) */
+  size_t arena_free;      /* of which not in live blocks: free blocks, span tails, freed pages */
+  size_t free_blocks;     /* free blocks inside small spans (each could serve a malloc as it is) */
+  size_t max_large_count; /* highest large_count seen by any statistics call (a lower bound of the peak) */
+  size_t max_large_bytes; /* likewise for large_allocated */
 };
 BRK_API void brk_get_stats(struct brk_stats* out) BRK_NOEXCEPT;
 /* Writes a human-readable report (totals and per size class) to the file descriptor, without allocating. */

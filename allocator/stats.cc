@@ -1,6 +1,7 @@
 // Statistics gathering and reports (see stats.h).
 #include "allocator/stats.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "allocator/arena.h"
@@ -18,9 +19,20 @@ void add_span(const Span* s, void* ctx) {
   ClassStats* pc = static_cast<ClassStats*>(ctx);
   ClassStats& c = pc[s->cls];
   c.spans++;
+  c.bytes += s->bytes;
   // Read without the owner's cooperation: a statistic, exact when the program is quiet.
   c.blocks_used += __atomic_load_n(&s->used, __ATOMIC_RELAXED);
   c.blocks_capacity += kClasses.info[s->cls].capacity;
+}
+
+// Peaks of the large-block counters as seen by statistics calls (large.cc keeps no high-water mark), so
+// malloc_stats's "max mmap" lines never fall below the current figures.
+size_t g_max_large_count, g_max_large_bytes;
+
+void raise_to(size_t* peak, size_t v) {
+  size_t cur = __atomic_load_n(peak, __ATOMIC_RELAXED);
+  while (v > cur && !__atomic_compare_exchange_n(peak, &cur, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
 }
 
 }  // namespace
@@ -31,7 +43,12 @@ void stats_collect(brk_stats* out, ClassStats* per_class) {
   memset(pc, 0, sizeof(ClassStats) * kNumClasses);
   arena_for_each_span(add_span, pc);
   brk_stats st{};
-  for (unsigned c = 0; c < kNumClasses; ++c) st.allocated += pc[c].blocks_used * class_size(c);
+  size_t span_bytes = 0;
+  for (unsigned c = 0; c < kNumClasses; ++c) {
+    st.allocated += pc[c].blocks_used * class_size(c);
+    span_bytes += pc[c].bytes;
+    st.free_blocks += pc[c].blocks_capacity - pc[c].blocks_used;
+  }
   LargeStats ls = large_stats();
   ArenaStats as = arena_stats();
   st.large_allocated = ls.bytes;
@@ -44,15 +61,42 @@ void stats_collect(brk_stats* out, ClassStats* per_class) {
   st.mapped = (as.below_break - (as.free_bytes - as.dirty_bytes)) + ls.bytes + meta_mapped_bytes();
   st.resident = os::resident_bytes();
   st.thread_heaps = heap_count();
+  // What glibc's mallinfo2 calls arena: memory below the threshold that we hold. A free run's pages are
+  // held until purged (they are resident and cost the program); pages already purged are not, though
+  // they stay below the break, and arena pages lent to large blocks count as large.
+  st.arena_held = span_bytes + as.dirty_bytes;
+  size_t small_allocated = st.allocated - st.large_allocated;
+  st.arena_free = st.arena_held - small_allocated;
+  raise_to(&g_max_large_count, st.large_count);
+  raise_to(&g_max_large_bytes, st.large_allocated);
+  st.max_large_count = __atomic_load_n(&g_max_large_count, __ATOMIC_RELAXED);
+  st.max_large_bytes = __atomic_load_n(&g_max_large_bytes, __ATOMIC_RELAXED);
   *out = st;
 }
 
 void stats_print(int fd) {
+  // write() is a cancellation point: a thread with a cancellation request pending would otherwise die
+  // on the first line. glibc's malloc_stats likewise prints with cancellation off.
+  int cancel_state;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
   brk_stats st;
   ClassStats pc[kNumClasses];
   stats_collect(&st, pc);
   char buf[4096];
   Writer w{buf, sizeof buf};
+  // glibc's lines first, in glibc 2.36's format (programs parse them), with one arena for all of ours:
+  // its figures are mallinfo2's arena and uordblks, and the totals add the large mappings. (glibc casts
+  // these to unsigned int; we print the whole value.)
+  size_t in_use = st.allocated - st.large_allocated;
+  w.str("Arena 0:\n");
+  w.str("system bytes     = ").dec(st.arena_held, 10).str("\n");
+  w.str("in use bytes     = ").dec(in_use, 10).str("\n");
+  w.str("Total (incl. mmap):\n");
+  w.str("system bytes     = ").dec(st.arena_held + st.large_allocated, 10).str("\n");
+  w.str("in use bytes     = ").dec(in_use + st.large_allocated, 10).str("\n");
+  w.str("max mmap regions = ").dec(st.max_large_count, 10).str("\n");
+  w.str("max mmap bytes   = ").dec(st.max_large_bytes, 10).str("\n");
+  w.flush(fd);
   w.str("brkmalloc statistics\n");
   w.str("  allocated      ").dec(st.allocated).str(" bytes (large: ").dec(st.large_allocated).str(" in ")
       .dec(st.large_count).str(" mappings)\n");
@@ -60,6 +104,8 @@ void stats_print(int fd) {
   w.str("  resident       ").dec(st.resident).str(" bytes\n");
   w.str("  arena break    ").dec(st.arena_break).str(" of ").dec(st.arena_reserved).str(" reserved\n");
   w.str("  dirty          ").dec(st.dirty).str(" bytes; purged so far ").dec(st.purged).str("\n");
+  w.str("  arena held     ").dec(st.arena_held).str(" bytes, free ").dec(st.arena_free).str(" (")
+      .dec(st.free_blocks).str(" free blocks in spans)\n");
   w.str("  thread heaps   ").dec(st.thread_heaps).str("\n");
   w.str("  class     size   spans    used / capacity\n");
   w.flush(fd);
@@ -69,6 +115,7 @@ void stats_print(int fd) {
         .str(" / ").dec(pc[c].blocks_capacity).str("\n");
     w.flush(fd);
   }
+  pthread_setcancelstate(cancel_state, nullptr);
 }
 
 int stats_xml(FILE* f) {

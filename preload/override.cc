@@ -39,15 +39,22 @@ BRK_EXPORT int mallopt(int param, int value) noexcept {
   return 1;  // other glibc tunables have no meaning here; accepted as glibc accepts them
 }
 
+// glibc's meaning of every field, for one arena holding all of brkmalloc's memory below the threshold:
+// arena = bytes obtained from the system and still held (purged pages excluded) = uordblks + fordblks;
+// ordblks = free chunks (free blocks inside spans); hblks/hblkhd = blocks with their own mapping and
+// their bytes; uordblks = bytes in live small blocks (as their size classes count them); fordblks = free
+// bytes held; keepcost = what malloc_trim would give back now (freed pages not yet returned). smblks,
+// fsmblks (fastbins) and usmblks (always 0 in glibc) have no counterpart.
 BRK_EXPORT struct mallinfo2 mallinfo2() noexcept {
   brk_stats st;
   brk_get_stats(&st);
   struct mallinfo2 mi = {};
-  mi.arena = st.arena_break;
+  mi.arena = st.arena_held;
+  mi.ordblks = st.free_blocks;
   mi.hblks = st.large_count;
   mi.hblkhd = st.large_allocated;
   mi.uordblks = st.allocated - st.large_allocated;
-  mi.fordblks = st.arena_break > mi.uordblks ? st.arena_break - mi.uordblks : 0;
+  mi.fordblks = st.arena_free;
   mi.keepcost = st.dirty;
   return mi;
 }
@@ -56,6 +63,7 @@ BRK_EXPORT struct mallinfo mallinfo() noexcept {
   struct mallinfo2 m = mallinfo2();
   struct mallinfo mi = {};
   mi.arena = int(m.arena);
+  mi.ordblks = int(m.ordblks);
   mi.hblks = int(m.hblks);
   mi.hblkhd = int(m.hblkhd);
   mi.uordblks = int(m.uordblks);
@@ -67,11 +75,9 @@ BRK_EXPORT struct mallinfo mallinfo() noexcept {
 BRK_EXPORT void malloc_stats() noexcept { brk_print_stats(2); }
 
 namespace brkmalloc { int stats_xml(FILE* f); }
+// As glibc: an unknown option is the return value EINVAL, with errno left alone.
 BRK_EXPORT int malloc_info(int options, FILE* f) noexcept {
-  if (options != 0) {
-    errno = EINVAL;
-    return -1;
-  }
+  if (options != 0) return EINVAL;
   return brkmalloc::stats_xml(f);
 }
 
