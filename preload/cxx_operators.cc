@@ -8,9 +8,12 @@
 // catch clause's type_info, _Unwind_Resume):
 //   - in a C++ program libstdc++ is loaded (or linked) beside us and they resolve to it, so operator new
 //     calls the program's new-handler and throws a std::bad_alloc the program's own `catch` takes;
-//   - in a C program they stay null: nobody can catch, no handler can have been set, and a failing
-//     operator new (only reachable if a C++ library is dlopen'ed into a C program with RTLD_LOCAL, or a
-//     fully static C++ program links no throw support) reports and aborts, as an uncaught throw would.
+//   - in a C program they stay null: nobody can catch and no handler can have been set;
+//   - in a C program that later dlopen()s a C++ library they are null too, and the failure path looks the
+//     loaded libstdc++ up by name (late_symbol);
+//   - a fully static C++ program has only the libstdc++ members it pulls in itself: std::__throw_bad_alloc,
+//     or else the exception ABI, which any program that catches and throws has. If nothing can throw,
+//     a failing operator new reports and aborts, as an uncaught throw would.
 // Invariant: no strong reference to anything outside libc leaves this file (tests/api/deps_test.sh checks
 // the .so's NEEDED list; the C static-link test links the archive without -lstdc++).
 #include <stddef.h>
@@ -45,6 +48,9 @@ void* __cxa_allocate_exception(size_t) noexcept;
 extern char bad_alloc_vtable[] asm("_ZTVSt9bad_alloc");
 extern char bad_alloc_typeinfo[] asm("_ZTISt9bad_alloc");
 void bad_alloc_destructor(void*) asm("_ZNSt9bad_allocD1Ev");
+// Only their presence matters: without them this file's own catch clause cannot work.
+extern char cxx_personality[] asm("__gxx_personality_v0");
+extern char cxx_begin_catch[] asm("__cxa_begin_catch");
 
 namespace {
 
@@ -56,7 +62,23 @@ bool present(T* sym) {
   return p != nullptr;
 }
 
-std::new_handler current_handler() { return present(&std::get_new_handler) ? std::get_new_handler() : nullptr; }
+}  // namespace
+
+// A C program that dlopen()s a C++ library (RTLD_LOCAL, as Python loads extensions) loads libstdc++ after
+// us: our weak references were bound, to null, when we were loaded. On the failure path alone, the .so
+// finds the loaded libstdc++ by name (late_cxx_runtime.cc, linked into libbrkmalloc.so only, so that a
+// static link never sees dlopen); this weak default serves the archive, where libstdc++ is linked or absent.
+extern "C" __attribute__((weak, visibility("hidden"))) void* brk_late_cxx_symbol(const char*) { return nullptr; }
+
+namespace {
+
+void* late_symbol(const char* name) { return brk_late_cxx_symbol(name); }
+
+std::new_handler current_handler() {
+  if (present(&std::get_new_handler)) return std::get_new_handler();
+  auto get = reinterpret_cast<std::new_handler (*)()>(late_symbol("_ZSt15get_new_handlerv"));
+  return get ? get() : nullptr;
+}
 
 [[noreturn]] void no_runtime_abort() {
   static const char msg[] =
@@ -77,12 +99,26 @@ std::new_handler current_handler() { return present(&std::get_new_handler) ? std
     *static_cast<void**>(e) = bad_alloc_vtable + 2 * sizeof(void*);
     __cxa_throw(e, reinterpret_cast<std::type_info*>(bad_alloc_typeinfo), bad_alloc_destructor);
   }
+  if (auto late = reinterpret_cast<void (*)()>(late_symbol("_ZSt17__throw_bad_allocv"))) late();
   no_runtime_abort();
 }
 
 // The new-handler loop: call the handler until the allocation succeeds or there is none, then throw
 // std::bad_alloc, or return nullptr for the nothrow forms (where a handler throwing bad_alloc also ends
 // in nullptr, as libstdc++'s nothrow new does).
+// When this file's catch cannot work (libstdc++ arrived by dlopen), the nothrow forms go to libstdc++'s
+// own, which call our throwing operator new (interposed) and catch what it throws.
+void* late_nothrow_new(size_t n, size_t align) {
+  const std::nothrow_t nothrow;  // not std::nothrow, an object of libstdc++'s
+  if (align) {
+    auto f = reinterpret_cast<void* (*)(size_t, std::align_val_t, const std::nothrow_t&)>(
+        late_symbol("_ZnwmSt11align_val_tRKSt9nothrow_t"));
+    return f ? f(n, std::align_val_t(align), nothrow) : nullptr;
+  }
+  auto f = reinterpret_cast<void* (*)(size_t, const std::nothrow_t&)>(late_symbol("_ZnwmRKSt9nothrow_t"));
+  return f ? f(n, nothrow) : nullptr;
+}
+
 template <bool kNothrow>
 __attribute__((noinline)) void* new_retry(size_t n, size_t align) {
   for (;;) {
@@ -91,6 +127,7 @@ __attribute__((noinline)) void* new_retry(size_t n, size_t align) {
       if (kNothrow) return nullptr;
       throw_bad_alloc();
     }
+    if (kNothrow && !(present(cxx_personality) && present(cxx_begin_catch))) return late_nothrow_new(n, align);
     if (kNothrow) {
       try {
         handler();

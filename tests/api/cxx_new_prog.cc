@@ -2,7 +2,8 @@
 // (whole archive, dynamic and -static): brkmalloc's operator new must call the program's new-handler, then
 // throw a std::bad_alloc that the program's own catch takes; nothrow new must return nullptr, also when the
 // handler throws bad_alloc. brkmalloc reaches libstdc++ only through weak references, so this is what
-// proves those references resolve. Prints one line per check; exits non-zero on any failure.
+// proves those references resolve. Prints one line per check; exits non-zero on any failure. Built with
+// -DCXX_NEW_AS_LIBRARY it is a shared library whose cxx_new_checks() dlopen_main.c runs.
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,7 +51,7 @@ bool throws_bad_alloc(F f) {
 
 }  // namespace
 
-int main() {
+extern "C" __attribute__((visibility("default"))) int cxx_new_checks() {
   // The memory is brkmalloc's (not libstdc++'s or glibc's): operator new's block is one malloc_info knows.
   static char info[1 << 16];
   FILE* f = fmemopen(info, sizeof info - 1, "w");
@@ -84,3 +85,7 @@ int main() {
   printf("%s\n", failures ? "FAILED" : "PASSED");
   return failures ? 1 : 0;
 }
+
+#ifndef CXX_NEW_AS_LIBRARY
+int main() { return cxx_new_checks(); }
+#endif
