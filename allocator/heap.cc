@@ -71,6 +71,8 @@ Span* span_new(Heap* h, unsigned cls) {
   s->cls = uint8_t(cls);
   s->free = nullptr;
   s->owner = h;
+  // The arena registered the first and last page; a free of a block on any other page needs its own.
+  if (ci.capacity > 1) page_map_set(s->base + kPageSize, s->bytes - 2 * kPageSize, s);
   return s;
 }
 
@@ -259,7 +261,9 @@ void free_slow(void* p, Span* s) {
       purger_start_if_requested();  // a large block served from arena pages leaves them dirty
       return;
     case kFree:
-      // Pages we handed out once and got back (a free arena run, or a freed large block's first page).
+      // Pages we handed out once and got back (a free arena run, or a freed mapped block's first page);
+      // an entry inside a block may be stale (arena.h), so only a run that holds p proves a double free.
+      if (s->bytes && (uintptr_t(p) - s->base >= s->bytes)) fatal_pointer("free of invalid pointer", p);
       fatal_pointer("double free of", p);
     case kSmall:
       break;

@@ -58,7 +58,7 @@ void stats_collect(brk_stats* out, ClassStats* per_class) {
   st.arena_break = as.below_break;
   st.dirty = as.dirty_bytes;
   st.purged = as.purged_bytes;
-  st.mapped = (as.below_break - (as.free_bytes - as.dirty_bytes)) + ls.bytes + meta_mapped_bytes();
+  st.mapped = (as.below_break - (as.free_bytes - as.dirty_bytes)) + ls.mapped_bytes + meta_mapped_bytes();
   st.resident = os::resident_bytes();
   st.thread_heaps = heap_count();
   // What glibc's mallinfo2 calls arena: memory below the threshold that we hold. A free run's pages are
