@@ -25,9 +25,9 @@ void add_span(const Span* s, void* ctx) {
   c.blocks_capacity += kClasses.info[s->cls].capacity;
 }
 
-// Peaks of the large-block counters as seen by statistics calls (large.cc keeps no high-water mark), so
+// Peaks of the own-mapping counters as seen by statistics calls (large.cc keeps no high-water mark), so
 // malloc_stats's "max mmap" lines never fall below the current figures.
-size_t g_max_large_count, g_max_large_bytes;
+size_t g_max_mappings, g_max_mapping_bytes;
 
 void raise_to(size_t* peak, size_t v) {
   size_t cur = __atomic_load_n(peak, __ATOMIC_RELAXED);
@@ -61,16 +61,20 @@ void stats_collect(brk_stats* out, ClassStats* per_class) {
   st.mapped = (as.below_break - (as.free_bytes - as.dirty_bytes)) + ls.mapped_bytes + meta_mapped_bytes();
   st.resident = os::resident_bytes();
   st.thread_heaps = heap_count();
-  // What glibc's mallinfo2 calls arena: memory below the threshold that we hold. A free run's pages are
-  // held until purged (they are resident and cost the program); pages already purged are not, though
-  // they stay below the break, and arena pages lent to large blocks count as large.
-  st.arena_held = span_bytes + as.dirty_bytes;
-  size_t small_allocated = st.allocated - st.large_allocated;
-  st.arena_free = st.arena_held - small_allocated;
-  raise_to(&g_max_large_count, st.large_count);
-  raise_to(&g_max_large_bytes, st.large_allocated);
-  st.max_large_count = __atomic_load_n(&g_max_large_count, __ATOMIC_RELAXED);
-  st.max_large_bytes = __atomic_load_n(&g_max_large_bytes, __ATOMIC_RELAXED);
+  // What glibc's mallinfo2 calls arena: memory below the threshold that we hold, i.e. small spans, large
+  // blocks living in arena runs, and free runs whose pages are not purged yet (resident, they cost the
+  // program). Purged or never-used runs are not held, though they lie below a break.
+  st.own_mappings = ls.mapped_count;
+  st.own_mapping_bytes = ls.mapped_bytes;
+  size_t in_arena_large = ls.bytes - ls.mapped_bytes;
+  st.arena_held = span_bytes + in_arena_large + as.dirty_bytes;
+  st.arena_in_use = st.allocated - ls.mapped_bytes;
+  st.arena_free = st.arena_held - st.arena_in_use;
+  st.free_blocks += as.free_runs;
+  raise_to(&g_max_mappings, st.own_mappings);
+  raise_to(&g_max_mapping_bytes, st.own_mapping_bytes);
+  st.max_own_mappings = __atomic_load_n(&g_max_mappings, __ATOMIC_RELAXED);
+  st.max_own_mapping_bytes = __atomic_load_n(&g_max_mapping_bytes, __ATOMIC_RELAXED);
   *out = st;
 }
 
@@ -85,27 +89,27 @@ void stats_print(int fd) {
   char buf[4096];
   Writer w{buf, sizeof buf};
   // glibc's lines first, in glibc 2.36's format (programs parse them), with one arena for all of ours:
-  // its figures are mallinfo2's arena and uordblks, and the totals add the large mappings. (glibc casts
+  // its figures are mallinfo2's arena and uordblks, and the totals add the own mappings. (glibc casts
   // these to unsigned int; we print the whole value.)
-  size_t in_use = st.allocated - st.large_allocated;
   w.str("Arena 0:\n");
   w.str("system bytes     = ").dec(st.arena_held, 10).str("\n");
-  w.str("in use bytes     = ").dec(in_use, 10).str("\n");
+  w.str("in use bytes     = ").dec(st.arena_in_use, 10).str("\n");
   w.str("Total (incl. mmap):\n");
-  w.str("system bytes     = ").dec(st.arena_held + st.large_allocated, 10).str("\n");
-  w.str("in use bytes     = ").dec(in_use + st.large_allocated, 10).str("\n");
-  w.str("max mmap regions = ").dec(st.max_large_count, 10).str("\n");
-  w.str("max mmap bytes   = ").dec(st.max_large_bytes, 10).str("\n");
+  w.str("system bytes     = ").dec(st.arena_held + st.own_mapping_bytes, 10).str("\n");
+  w.str("in use bytes     = ").dec(st.arena_in_use + st.own_mapping_bytes, 10).str("\n");
+  w.str("max mmap regions = ").dec(st.max_own_mappings, 10).str("\n");
+  w.str("max mmap bytes   = ").dec(st.max_own_mapping_bytes, 10).str("\n");
   w.flush(fd);
   w.str("brkmalloc statistics\n");
   w.str("  allocated      ").dec(st.allocated).str(" bytes (large: ").dec(st.large_allocated).str(" in ")
-      .dec(st.large_count).str(" mappings)\n");
+      .dec(st.large_count).str(" blocks)\n");
   w.str("  mapped         ").dec(st.mapped).str(" bytes\n");
   w.str("  resident       ").dec(st.resident).str(" bytes\n");
   w.str("  arena break    ").dec(st.arena_break).str(" of ").dec(st.arena_reserved).str(" reserved\n");
   w.str("  dirty          ").dec(st.dirty).str(" bytes; purged so far ").dec(st.purged).str("\n");
   w.str("  arena held     ").dec(st.arena_held).str(" bytes, free ").dec(st.arena_free).str(" (")
-      .dec(st.free_blocks).str(" free blocks in spans)\n");
+      .dec(st.free_blocks).str(" free blocks and runs)\n");
+  w.str("  own mappings   ").dec(st.own_mappings).str(", ").dec(st.own_mapping_bytes).str(" bytes\n");
   w.str("  thread heaps   ").dec(st.thread_heaps).str("\n");
   w.str("  class     size   spans    used / capacity\n");
   w.flush(fd);
@@ -132,7 +136,7 @@ int stats_xml(FILE* f) {
   }
   w.str("</sizes>\n</heap>\n");
   w.str("<total type=\"allocated\" size=\"").dec(st.allocated).str("\"/>\n");
-  w.str("<total type=\"mmap\" count=\"").dec(st.large_count).str("\" size=\"").dec(st.large_allocated).str("\"/>\n");
+  w.str("<total type=\"mmap\" count=\"").dec(st.own_mappings).str("\" size=\"").dec(st.own_mapping_bytes).str("\"/>\n");
   w.str("<system type=\"current\" size=\"").dec(st.mapped).str("\"/>\n");
   w.str("<system type=\"resident\" size=\"").dec(st.resident).str("\"/>\n");
   w.str("<aspace type=\"reserved\" size=\"").dec(st.arena_reserved).str("\"/>\n");

@@ -39,21 +39,22 @@ BRK_EXPORT int mallopt(int param, int value) noexcept {
   return 1;  // other glibc tunables have no meaning here; accepted as glibc accepts them
 }
 
-// glibc's meaning of every field, for one arena holding all of brkmalloc's memory below the threshold:
-// arena = bytes obtained from the system and still held (purged pages excluded) = uordblks + fordblks;
-// ordblks = free chunks (free blocks inside spans); hblks/hblkhd = blocks with their own mapping and
-// their bytes; uordblks = bytes in live small blocks (as their size classes count them); fordblks = free
-// bytes held; keepcost = what malloc_trim would give back now (freed pages not yet returned). smblks,
-// fsmblks (fastbins) and usmblks (always 0 in glibc) have no counterpart.
+// glibc's meaning of every field, for one arena holding all of brkmalloc's memory that has no mapping
+// of its own: arena = bytes obtained from the system and still held (purged pages excluded) =
+// uordblks + fordblks; ordblks = free chunks (free blocks inside spans, free runs); hblks/hblkhd = blocks
+// with their own mapping and their bytes; uordblks = bytes in live blocks of the arena (small blocks as
+// their size classes count them, large blocks in arena runs); fordblks = free bytes held; keepcost = what
+// malloc_trim would give back now (freed pages not yet returned). smblks, fsmblks (fastbins) and usmblks
+// (always 0 in glibc) have no counterpart.
 BRK_EXPORT struct mallinfo2 mallinfo2() noexcept {
   brk_stats st;
   brk_get_stats(&st);
   struct mallinfo2 mi = {};
   mi.arena = st.arena_held;
   mi.ordblks = st.free_blocks;
-  mi.hblks = st.large_count;
-  mi.hblkhd = st.large_allocated;
-  mi.uordblks = st.allocated - st.large_allocated;
+  mi.hblks = st.own_mappings;
+  mi.hblkhd = st.own_mapping_bytes;
+  mi.uordblks = st.arena_in_use;
   mi.fordblks = st.arena_free;
   mi.keepcost = st.dirty;
   return mi;

@@ -113,7 +113,12 @@ bool same_figures(const struct mallinfo2& a, const struct mallinfo2& b) {
 // hblks have something to count.
 void* g_large = nullptr;
 
+// The tests fix the mmap threshold at glibc's default: freeing a mapped block would otherwise raise it
+// (in glibc and brkmalloc alike), and the next big block would live in the arena.
+constexpr int kThreshold = 128 * 1024;
+
 TEST(Stats, MallocStatsPrintsGlibcLinesFirstWithMallinfoFigures) {
+  ASSERT_EQ(mallopt(M_MMAP_THRESHOLD, kThreshold), 1);
   g_large = malloc(8 << 20);
   ASSERT_NE(g_large, nullptr);
   memset(g_large, 1, 4096);
@@ -217,6 +222,7 @@ TEST(Stats, Mallinfo2UordblksGrowsByWhatIsAllocated) {
 TEST(Stats, Mallinfo2HblksAndHblkhdCountOwnMappings) {
   const size_t big = 4 << 20;
   const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  ASSERT_EQ(mallopt(M_MMAP_THRESHOLD, kThreshold), 1);
   struct mallinfo2 before = mallinfo2();
   void* p = malloc(big);
   ASSERT_NE(p, nullptr);
