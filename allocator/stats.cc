@@ -21,7 +21,7 @@ void add_span(const Span* s, void* ctx) {
   c.spans++;
   c.bytes += s->bytes;
   // Read without the owner's cooperation: a statistic, exact when the program is quiet.
-  c.blocks_used += __atomic_load_n(&s->used, __ATOMIC_RELAXED);
+  c.blocks_used += __atomic_load_n(&s->used, __ATOMIC_RELAXED) - s->rfreed;
   c.blocks_capacity += kClasses.info[s->cls].capacity;
 }
 
