@@ -72,10 +72,11 @@ archive="$bin/preload/libbrkmalloc.a"
 
 version=$(sed -n 's/^version=//p' dist/brkmalloc.sh)
 
-# What a program linked with the archive needs beside libc: libstdc++ while the archive still refers to
-# its runtime (operator new's exceptions, the personality routine, std::get_new_handler).
+# What a program linked with the archive needs beside libc: libstdc++ if the archive refers to its
+# runtime by a strong reference. Weak ones (how operator new reaches libstdc++'s throw support) bind
+# when the program links libstdc++ itself, as every C++ program does, and need nothing from a C one.
 libs_private=""
-undefined=$(nm -u "$archive" | awk '{print $2}')
+undefined=$(nm -u "$archive" | awk '$1 == "U" {print $2}')
 if grep -Eq '^(__cxa_|__gxx_personality|_ZSt|_ZNSt|_ZTISt|_ZTVSt)' <<< "$undefined"; then
   libs_private="-lstdc++"
 fi
