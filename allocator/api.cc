@@ -204,7 +204,7 @@ void brk_free_aligned_sized(void* p, size_t alignment, size_t size) noexcept {
 int brk_trim(size_t pad) noexcept {
   (void)pad;
   runtime_init();
-  heap_trim_all();
+  heap_reclaim_all(true);
   return arena_purge(true) > 0;
 }
 

@@ -10,6 +10,7 @@ packages=(
   clang libclang-rt-14-dev                           # fuzzer and sanitizers
   python3 python3-matplotlib                         # runners, reports and plots
   valgrind time procps coreutils                     # instruction counts, peak RSS
+  cmake pkg-config                                   # install test: builds against the installed files
 )
 
 missing=()
