@@ -209,8 +209,8 @@ class RocksDB(Program):
     needs = ["db_bench"]
 
     def run(self, spawn, preload, timeout=300):
-        db = os.path.join(self.work, "rocksdb")
-        shutil.rmtree(db, ignore_errors=True)
+        db = tempfile.mkdtemp(prefix="rocksdb.", dir=self.work)  # a fresh directory each run
+        shutil.rmtree(db)
         n = max(1000, int(50000 * self.scale))
         wall, ru, ex, out, err, proof = self.timed(spawn, [
             "db_bench", "--benchmarks=fillrandom,readrandom,overwrite", "--num=%d" % n, "--threads=2",
@@ -269,9 +269,8 @@ class Compiler(Program):
             f.write(generated_unit(max(1, int(round(scale)))))
 
     def run(self, spawn, preload, timeout=300):
-        obj = os.path.join(self.work, "unit.o")
-        if os.path.exists(obj):
-            os.unlink(obj)
+        out_dir = tempfile.mkdtemp(prefix="gxx.", dir=self.work)  # runs may overlap (stress --jobs)
+        obj = os.path.join(out_dir, "unit.o")
         wall, ru, ex, out, err, proof = self.timed(
             spawn, ["g++", "-O2", "-std=c++17", "-c", self.src, "-o", obj], preload, timeout)
         check = ""
@@ -280,6 +279,7 @@ class Compiler(Program):
                 check = "object " + sha16(f.read())
         elif ex == "exit 0":
             ex = "failed: no object file"
+        shutil.rmtree(out_dir, ignore_errors=True)
         return row(wall, ru, ex, check, err, {}, proof)
 
 
@@ -331,21 +331,21 @@ class Xz(Program):
         self.sha = hashlib.sha256(data).hexdigest()
 
     def run(self, spawn, preload, timeout=300):
-        xzf = os.path.join(self.work, "xz-output.xz")
+        out_dir = tempfile.mkdtemp(prefix="xz.", dir=self.work)
+        xzf = os.path.join(out_dir, "output.xz")
         script = 'xz -T2 -1 --block-size=2MiB -c "$1" > "$2" && xz -T2 -d -c "$2" | sha256sum && wc -c < "$2"'
         wall, ru, ex, out, err, proof = self.timed(spawn, ["sh", "-c", script, "sh", self.src, xzf], preload, timeout)
         words = out.split()
         if ex == "exit 0" and (not words or words[0] != self.sha):
             ex = "failed: round trip SHA-256 differs from the input's"
-        if os.path.exists(xzf):
-            os.unlink(xzf)
+        shutil.rmtree(out_dir, ignore_errors=True)
         return row(wall, ru, ex, "%s %s bytes" % (words[0][:16], words[-1]) if len(words) >= 3 else "", err, {},
                    proof)
 
 
-def measured(p, spawn, preload):
+def measured(p, spawn, preload, timeout=300):
     """One run of program p; a run whose proof shows another allocator than `preload` is a failed run."""
-    r = p.run(spawn, preload)
+    r = p.run(spawn, preload, timeout)
     if r["exit"] == "exit 0" and not r["proof"].get("ok"):
         r["exit"] = "wrong allocator: " + r["proof"].get("text", "no LD_DEBUG output")
     return r
