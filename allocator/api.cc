@@ -144,10 +144,8 @@ void* brk_aligned_alloc(size_t alignment, size_t size) noexcept {
 
 int brk_posix_memalign(void** out, size_t alignment, size_t size) noexcept {
   if (!is_pow2(alignment) || alignment < sizeof(void*)) return EINVAL;
-  int saved = errno;
   void* p = alloc_aligned(size, alignment);
-  errno = saved;
-  if (!p) return ENOMEM;
+  if (!p) return ENOMEM;  // errno is ENOMEM too, as glibc sets it
   *out = p;
   return 0;
 }

@@ -11,7 +11,7 @@
 
 namespace brkmalloc {
 
-SpinLock g_arena_lock;
+Lock g_arena_lock;
 
 namespace {
 

@@ -36,8 +36,8 @@ ArenaStats arena_stats();
 // Calls fn(span) for every small span below the breaks, under the arena lock (for statistics).
 void arena_for_each_span(void (*fn)(const Span*, void*), void* ctx);
 
-class SpinLock;
-extern SpinLock g_arena_lock;
+class Lock;
+extern Lock g_arena_lock;
 
 }  // namespace brkmalloc
 

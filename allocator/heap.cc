@@ -24,6 +24,8 @@ Heap g_empty_heap{&g_empty_span};
 __thread Heap* tls_heap BRK_TLS = &g_empty_heap;
 __thread Heap* tls_fast_owner BRK_TLS = &g_empty_heap;
 bool g_full_checks = false;
+Lock g_shared_lock;  // the shared heap (threads past their exit)
+Lock g_pool_lock;    // g_pool and g_heaps_created
 
 namespace {
 
@@ -31,8 +33,6 @@ enum ThreadState : uint8_t { kNew = 0, kStarting = 1, kActive = 2, kDead = 3 };
 __thread ThreadState tls_state BRK_TLS = kNew;
 
 Heap g_shared_heap{&g_empty_span};
-SpinLock g_shared_lock;
-SpinLock g_pool_lock;
 Heap* g_pool;           // heaps of exited threads, ready for new ones
 size_t g_heaps_created;
 pthread_key_t g_exit_key;
@@ -294,21 +294,6 @@ void heap_trim_all() {
 size_t heap_count() {
   LockGuard g(g_pool_lock);
   return g_heaps_created;
-}
-
-void heap_fork_prepare() {
-  g_pool_lock.lock();
-  g_shared_lock.lock();
-}
-
-void heap_fork_parent() {
-  g_shared_lock.unlock();
-  g_pool_lock.unlock();
-}
-
-void heap_fork_child() {
-  g_shared_lock.reset();
-  g_pool_lock.reset();
 }
 
 }  // namespace brkmalloc

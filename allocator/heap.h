@@ -109,9 +109,6 @@ BRK_INLINE void heap_free(void* p) {
 // Thread and process life cycle (heap.cc).
 void heap_trim_all();     // drains and releases what every reachable heap holds empty
 size_t heap_count();
-void heap_fork_prepare();
-void heap_fork_parent();
-void heap_fork_child();
 
 }  // namespace brkmalloc
 

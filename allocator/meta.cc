@@ -8,7 +8,7 @@
 
 namespace brkmalloc {
 
-SpinLock g_meta_lock;
+Lock g_meta_lock;
 
 namespace {
 

@@ -12,8 +12,8 @@ Span* meta_new_span();         // zeroed record, or nullptr when out of memory
 void meta_delete_span(Span* s);
 size_t meta_mapped_bytes();
 
-class SpinLock;
-extern SpinLock g_meta_lock;
+class Lock;
+extern Lock g_meta_lock;
 
 }  // namespace brkmalloc
 

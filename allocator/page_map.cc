@@ -8,7 +8,7 @@
 namespace brkmalloc {
 
 std::atomic<PageMapLeaf*> g_page_map[size_t{1} << kRootBits];
-SpinLock g_page_map_lock;
+Lock g_page_map_lock;
 
 namespace {
 

@@ -59,9 +59,17 @@ void purger_start_slow() {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  // A small stack, unless the program's static TLS (which glibc places in every thread's stack) does not
+  // fit in it: then glibc's default size.
   pthread_attr_setstacksize(&attr, 64 << 10);
   pthread_t t;
   bool ok = pthread_create(&t, &attr, purger_main, nullptr) == 0;
+  if (!ok) {
+    pthread_attr_destroy(&attr);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    ok = pthread_create(&t, &attr, purger_main, nullptr) == 0;
+  }
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   g_state.store(ok ? kRunning : kFailed, std::memory_order_release);

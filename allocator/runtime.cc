@@ -22,39 +22,15 @@ namespace brkmalloc {
 size_t g_small_bound = 0;
 bool g_runtime_ready = false;
 
-extern SpinLock g_page_map_lock;
+Lock g_init_lock;  // taken by runtime_init_slow only
 
 namespace {
-
-SpinLock g_init_lock;
 
 // Sizes below g_small_bound take the inline fast path; under full checks none does (it has no checks),
 // not even size 0, which is why the bound is exclusive.
 size_t small_bound_for(size_t threshold) {
   if (g_full_checks) return 0;
   return (threshold < kSmallLookupMax ? threshold : kSmallLookupMax) + 1;
-}
-
-// fork() from a threaded program: every lock is taken before the fork, so the child inherits consistent
-// metadata, and released (parent) or reset (child, where the holders do not exist) after it.
-void fork_prepare() {
-  heap_fork_prepare();
-  g_arena_lock.lock();
-  g_page_map_lock.lock();
-  g_meta_lock.lock();
-}
-void fork_parent() {
-  g_meta_lock.unlock();
-  g_page_map_lock.unlock();
-  g_arena_lock.unlock();
-  heap_fork_parent();
-}
-void fork_child() {
-  g_meta_lock.reset();
-  g_page_map_lock.reset();
-  g_arena_lock.reset();
-  heap_fork_child();
-  purger_fork_child();
 }
 
 // BRKMALLOC_STATS=1 writes to a copy of stderr taken at start-up: programs such as coreutils close
@@ -79,7 +55,7 @@ void runtime_init_slow() {
 void runtime_init_late() {
   static std::atomic<bool> done{false};
   if (done.load(std::memory_order_acquire) || done.exchange(true)) return;
-  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  fork_handlers_install();
   if (g_options.print_stats) {
     int saved = errno;
     int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);

@@ -26,6 +26,9 @@ void set_mmap_threshold(size_t bytes);
 // so a program that churns blocks of one size does not pay mmap, munmap and page faults for each.
 void raise_mmap_threshold(size_t bytes);
 
+// fork.cc: the atfork handlers (installed once, by runtime_init_late).
+void fork_handlers_install();
+
 // Defined by heap.cc, called from here.
 void secrets_init();
 void heap_thread_key_init();

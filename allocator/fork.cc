@@ -1,0 +1,92 @@
+// fork() from any thread, and from a signal handler.
+//
+// What the child needs: every structure behind a lock (arena runs, page-map leaves, span records, the heap
+// pool, the shared heap) consistent, and every lock free unless the child's only thread is itself inside
+// the section it guards. Per-thread heaps need nothing: only their owner writes them, and the child's one
+// thread keeps its own; the heaps of the other threads are unreachable in the child (their memory stays
+// mapped and unused, as under glibc, whose child also keeps the other threads' arenas as they were).
+//
+// How:
+// - prepare takes the locks in the global order kLockOrder, waiting for other threads to leave their
+//   sections. A lock the forking thread holds itself is skipped: that happens when a signal handler forks
+//   while its thread was inside malloc (the section resumes when the handler returns, in parent and child
+//   alike, and releases the lock there) or inside an outer fork's prepare. Which locks a prepare took is
+//   recorded per thread and per nesting level, so parent and child release exactly those.
+// - In a multi-threaded process prepare first takes stdio's list lock (_IO_list_lock, exported by glibc and
+//   recursive). glibc's fork takes that lock after the atfork prepare handlers; a thread in fflush(NULL)
+//   holds it while it waits for a FILE lock, and a thread holding a FILE lock (getline) may be waiting in
+//   malloc for one of ours. Holding ours while we wait for the list lock would close that cycle (glibc bug
+//   19431); taking the list lock first is the order glibc's own malloc uses. No code that holds one of our
+//   locks ever waits for stdio. glibc releases the list lock in the parent and resets it in the child
+//   whenever the process is multi-threaded, so the child does not release it again.
+// - The child releases what prepare took and forgets the purger thread (started again on demand).
+#include <pthread.h>
+
+#include "allocator/lock.h"
+#include "allocator/purger.h"
+#include "allocator/runtime.h"
+
+extern "C" {
+void _IO_list_lock(void);
+void _IO_list_unlock(void);
+extern char __libc_single_threaded;
+}
+
+namespace brkmalloc {
+
+extern Lock g_init_lock, g_pool_lock, g_shared_lock, g_arena_lock, g_page_map_lock, g_meta_lock;
+
+namespace {
+
+// The global lock order: a thread holding one of these only ever takes later ones.
+Lock* const kLockOrder[] = {&g_init_lock, &g_pool_lock, &g_shared_lock, &g_arena_lock, &g_page_map_lock,
+                            &g_meta_lock};
+constexpr unsigned kNumLocks = sizeof kLockOrder / sizeof kLockOrder[0];
+constexpr unsigned kMaxDepth = 8;  // forks nested in signal handlers; deeper ones take no lock at all
+
+struct Taken {
+  uint8_t locks;  // bit i: kLockOrder[i] taken by this prepare
+  bool stdio;     // _IO_list_lock taken by this prepare
+};
+__thread unsigned tls_depth BRK_TLS;
+__thread Taken tls_taken[kMaxDepth] BRK_TLS;
+
+void prepare() {
+  unsigned d = tls_depth++;
+  if (d >= kMaxDepth) return;
+  Taken t{0, false};
+  if (!__libc_single_threaded) {
+    _IO_list_lock();
+    t.stdio = true;
+  }
+  for (unsigned i = 0; i < kNumLocks; ++i) {
+    if (kLockOrder[i]->held_by_me()) continue;
+    kLockOrder[i]->lock();
+    t.locks |= uint8_t(1u << i);
+  }
+  tls_taken[d] = t;
+}
+
+Taken release() {
+  unsigned d = --tls_depth;
+  if (d >= kMaxDepth) return Taken{0, false};
+  Taken t = tls_taken[d];
+  for (unsigned i = kNumLocks; i-- > 0;)
+    if (t.locks & (1u << i)) kLockOrder[i]->unlock();
+  return t;
+}
+
+void parent() {
+  if (release().stdio) _IO_list_unlock();
+}
+
+void child() {
+  release();  // the list lock was reset by glibc's fork
+  purger_fork_child();
+}
+
+}  // namespace
+
+void fork_handlers_install() { pthread_atfork(prepare, parent, child); }
+
+}  // namespace brkmalloc
