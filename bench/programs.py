@@ -1,5 +1,5 @@
 """Real-program drivers for bench/run.py (and the stress runner's short checks): Redis, RocksDB's db_bench,
-SQLite, CPython, g++ and xz, each run under an allocator preloaded with LD_PRELOAD.
+SQLite, CPython, g++, xz and git gc, each run under an allocator preloaded with LD_PRELOAD.
 
 Every driver returns one measured run as a dict with the keys bench/run.py's rows use (wall_s, user_s, sys_s,
 peak_rss_kb, exit, checksum, stderr) plus figures (the program's own throughput numbers) and proof (which
@@ -343,6 +343,45 @@ class Xz(Program):
                    proof)
 
 
+class Git(Program):
+    name = "git-gc"
+    what = ("git gc (2 pack threads, delta search) of a generated repository (fast-import: commits editing 60 "
+            "files), then git fsck --full and the object list hashed")
+    needs = ["git", "sh", "sha256sum"]
+
+    def prepare(self, work, scale):
+        super().prepare(work, scale)
+        self.repo = os.path.join(work, "git-origin")
+        subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", self.repo], check=True, env=launch.clean_env())
+        commits, files, out = max(20, int(2000 * scale)), 60, []
+        text = {f: ["line %d of file %d\n" % (k, f) for k in range(80)] for f in range(files)}
+        for c in range(1, commits + 1):
+            out.append("commit refs/heads/main\nmark :%d\ncommitter Bench <bench@example.invalid> %d +0000\n"
+                       % (c, 1700000000 + c))
+            msg = "commit %d\n" % c
+            out.append("data %d\n%s" % (len(msg), msg) + ("from :%d\n" % (c - 1) if c > 1 else ""))
+            for k in range(5):  # each commit edits 5 files: deltas for gc to find
+                f = (c * 7 + k * 13) % files
+                text[f].insert((c * 31 + k) % len(text[f]), "edit %d/%d %s\n" % (c, k, "x" * ((c + k) % 50)))
+                body = "".join(text[f])
+                out.append("M 100644 inline dir%d/file%d.txt\ndata %d\n%s\n" % (f % 6, f, len(body), body))
+        subprocess.run(["git", "-C", self.repo, "fast-import", "--quiet"], input="".join(out).encode(), check=True,
+                       env=launch.clean_env())
+
+    def run(self, spawn, preload, timeout=300):
+        d = tempfile.mkdtemp(prefix="git.", dir=self.work)
+        repo = os.path.join(d, "repo.git")
+        shutil.copytree(self.repo, repo)  # untimed: every run packs the same loose repository
+        script = ('git -C "$1" -c gc.auto=0 -c pack.threads=2 gc --quiet --prune=now && git -C "$1" fsck --full '
+                  '--no-progress && git -C "$1" rev-list --objects --all | sha256sum')
+        wall, ru, ex, out, err, proof = self.timed(spawn, ["sh", "-c", script, "sh", repo], preload, timeout)
+        shutil.rmtree(d, ignore_errors=True)
+        words = out.split()
+        if ex == "exit 0" and (len(words) < 2 or err.strip()):
+            ex = "failed: %s" % (err.strip()[:100] or "no object list")
+        return row(wall, ru, ex, "objects " + words[0][:16] if words else "", err, {}, proof)
+
+
 def measured(p, spawn, preload, timeout=300):
     """One run of program p; a run whose proof shows another allocator than `preload` is a failed run."""
     r = p.run(spawn, preload, timeout)
@@ -351,5 +390,5 @@ def measured(p, spawn, preload, timeout=300):
     return r
 
 
-PROGRAMS = [Redis(), RocksDB(), SQLite(), Python(), Compiler(), Xz()]
+PROGRAMS = [Redis(), RocksDB(), SQLite(), Python(), Compiler(), Xz(), Git()]
 BY_NAME = {p.name: p for p in PROGRAMS}

@@ -342,7 +342,7 @@ def overview(ctx, agg, trat, crat, rrat):
                      fx(ot), fx(orr), "%.1f" % cg["ir_per_pair"] if "ir_per_pair" in cg else "-"])
     n_p = len(ctx.get("programs", []))
     return "\n".join(["## Overview (geometric means of ratios to the best per row; 1.00x = best in every row)", "",
-                      "Synthetic: %d workloads (bench/*.cc). Real programs: %d (Redis, RocksDB, SQLite, CPython, g++, xz; "
+                      "Synthetic: %d workloads (bench/*.cc). Real programs: %d (bench/programs.py; "
                       "preloaded only, so brk-static has none). Overall = geometric mean of the synthetic and the "
                       "real-program figure: the two groups weigh the same, whatever their number of rows." % (
                           len(ctx["workloads"]), n_p), "",

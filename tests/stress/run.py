@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Runs every stress program under seven allocator configurations and prints a table; then short runs of
-the real programs of bench/programs.py (Redis, RocksDB, SQLite, CPython, g++, xz: "real-<name>") under
+the real programs of bench/programs.py (Redis, RocksDB, SQLite, CPython, g++, xz, git gc: "real-<name>") under
 brk-preload, glibc, jemalloc, mimalloc and tcmalloc, each checked by its own success test, by the LD_DEBUG
 proof that the intended allocator served it, and by its check value against glibc's.
 
