@@ -1,13 +1,15 @@
 #!/usr/bin/python3
-"""Allocator comparison runner: builds //bench/..., runs every workload under every allocator in
-interleaved repetitions, runs the Google Benchmark microbenchmarks and the callgrind instruction count,
-and writes bench/results/<date>/ (report.md, results.csv, PNG plots). Stdlib only, plus matplotlib.
+"""Allocator comparison runner: builds //bench/..., runs every workload and every real program
+(programs.py) under every allocator in interleaved repetitions, the start-up section (startup.py), the
+Google Benchmark microbenchmarks and the callgrind instruction count, and writes bench/results/<date>/
+(report.md, results.csv, PNG plots). Stdlib only, plus matplotlib.
 
-  /usr/bin/python3 bench/run.py            default, about 6 minutes on 2 cores
-  /usr/bin/python3 bench/run.py --quick    about a minute (smaller inputs, fewer reps)
+  /usr/bin/python3 bench/run.py            default, under 10 minutes on 2 cores
+  /usr/bin/python3 bench/run.py --quick    a few minutes (smaller inputs, fewer reps)
   /usr/bin/python3 bench/run.py --full     larger inputs, more reps
   /usr/bin/python3 bench/run.py --smoke    CI check: each workload once, tiny, glibc vs brkmalloc checksums
-  --only larson,mimalloc   pick workloads and/or allocators;  --alloc NAME=/path/lib.so  add an allocator
+  --only larson,redis,startup,mimalloc   pick workloads, real programs, the start-up section and/or allocators
+  --alloc NAME=/path/lib.so  add an allocator
 """
 import argparse
 import json
