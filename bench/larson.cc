@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   if (!wide && a.mode[0]) { fprintf(stderr, "--mode=wide or none\n"); return 2; }
   const size_t kSlots = wide ? 20000 : 4000;
   // replacements per thread per epoch
-  const uint64_t rounds = wide ? bench::scaled(100000.0 / T, a) : bench::scaled(180000, a);
+  const uint64_t rounds = wide ? bench::scaled(60000.0 / T, a) : bench::scaled(180000, a);
   auto size = [wide](bench::Rng& r) { return wide ? 16 + r.below(2033) : r.size_skewed(16, 1024); };
   const int epochs = wide ? 12 : 24;
   std::vector<std::vector<Slot>> arrays(T, std::vector<Slot>(kSlots));
