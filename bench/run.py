@@ -397,7 +397,8 @@ def finish(out, ctx):
     print(text)
     print("\n" + overview)  # last, so the terminal ends on the comparison
     print("\nReport: %s\nCSV:    %s\nPlots:  %s" % (os.path.join(out, "report.md"), os.path.join(out, "results.csv"),
-                                                   ", ".join(os.path.join(out, p) for p in report.PLOTS)))
+                                                   ", ".join(os.path.join(out, p) for p in report.PLOTS
+                                                             if os.path.exists(os.path.join(out, p)))))
 
 
 if __name__ == "__main__":
