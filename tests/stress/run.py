@@ -9,7 +9,7 @@ Configurations: brkmalloc via LD_PRELOAD (bazel-bin/preload/libbrkmalloc.so), br
 Each child gets a timeout (killed with its whole process group, counted as a failure); peak RSS and CPU come
 from os.wait4. A program that fails on a baseline allocator is a bug in the program.
 
-Usage (from the repo root, after `bazel build //tests/stress/... //preload:libbrkmalloc.so`):
+Usage (from the repo root, after `bazel build //tests/stress/... //preload:libbrkmalloc.so //bench:spawn`):
   /usr/bin/python3 tests/stress/run.py [--long] [--only PATTERN[,PATTERN]] [--xml PATH] [--seed N] [--jobs N]
 Exit status 0 iff every run passed.
 """
