@@ -63,8 +63,8 @@ MODES = {
                   spawns=0),
     "quick": dict(scale=0.2, reps=2, micro_min=0.01, pairs=(10000, 20000), idle_ms=1500, prog_scale=0.2,
                   startup=2, spawns=50),
-    "default": dict(scale=1.0, reps=3, micro_min=0.1, pairs=(100000, 200000), idle_ms=1500, prog_scale=0.6,
-                    startup=5, spawns=200),
+    "default": dict(scale=1.0, reps=3, micro_min=0.1, pairs=(100000, 200000), idle_ms=1500, prog_scale=0.5,
+                    startup=5, spawns=100),
     "full": dict(scale=2.0, reps=7, micro_min=0.5, pairs=(200000, 400000), idle_ms=1500, prog_scale=1.5,
                  startup=9, spawns=400),
 }

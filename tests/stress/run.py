@@ -46,7 +46,7 @@ PROGRAMS = [
     ("memory_return", 90, 1800),
 ] + [("real-" + p.name, 120, 600) for p in programs.PROGRAMS]
 
-REAL_SCALE, REAL_SCALE_LONG = 0.05, 1.0  # inputs of the real programs (bench/run.py's default is 0.6)
+REAL_SCALE, REAL_SCALE_LONG = 0.05, 1.0  # inputs of the real programs (bench/run.py's default is 0.5)
 REAL_CONFIGS = ("brk-preload", "glibc", "jemalloc", "mimalloc", "tcmalloc")
 
 # Arguments the brkmalloc and glibc configurations get: they document 16-byte alignment for every block
