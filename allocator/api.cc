@@ -22,14 +22,20 @@ void* out_of_memory() {
   return nullptr;
 }
 
+// Sizes up to here come from size classes; larger ones are large blocks (large.h).
+size_t small_limit() {
+  size_t t = mmap_threshold();
+  return t < kMaxSmallSize ? t : kMaxSmallSize;
+}
+
 BRK_NOINLINE void* malloc_slow(size_t size) {
   runtime_init();
   void* p;
-  if (size <= mmap_threshold()) {
+  if (size <= small_limit()) {
     p = heap_alloc(tls_heap, size_to_class(size));
   } else {
     if (size > size_t(PTRDIFF_MAX)) return out_of_memory();
-    p = large_alloc(size, kMinAlign);
+    p = large_alloc(size, kMinAlign, false);
   }
   return p ? p : out_of_memory();
 }
@@ -57,11 +63,11 @@ void* alloc_aligned(size_t size, size_t align) {
   runtime_init();
   if (size > size_t(PTRDIFF_MAX) || align > size_t(PTRDIFF_MAX) / 2 + 1) return out_of_memory();
   void* p;
-  if (align <= kPageSize && align_up(size, align) <= mmap_threshold()) {
+  if (align <= kPageSize && align_up(size, align) <= small_limit()) {
     unsigned cls = aligned_class(size, align);
-    p = cls < kNumClasses ? heap_alloc(tls_heap, cls) : large_alloc(size, align);
+    p = cls < kNumClasses ? heap_alloc(tls_heap, cls) : large_alloc(size, align, false);
   } else {
-    p = large_alloc(size == 0 ? 1 : size, align);
+    p = large_alloc(size == 0 ? 1 : size, align, false);
   }
   return p ? p : out_of_memory();
 }
@@ -92,10 +98,10 @@ void* brk_calloc(size_t count, size_t size) noexcept {
   if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
   if (total >= g_small_bound) {
     runtime_init();
-    // A fresh mapping is already zero.
-    if (total > mmap_threshold()) {
+    // large_alloc zeroes only what is not known to be zero (a fresh mapping or purged pages are).
+    if (total > small_limit()) {
       if (total > size_t(PTRDIFF_MAX)) return out_of_memory();
-      void* p = large_alloc(total, kMinAlign);
+      void* p = large_alloc(total, kMinAlign, true);
       return p ? p : out_of_memory();
     }
   }
@@ -113,7 +119,7 @@ void* brk_realloc(void* p, size_t size) noexcept {
   Span* s = owned_span(p, "realloc of invalid pointer");
   size_t have = usable(s);
   if (s->kind == kLarge) {
-    if (size > mmap_threshold()) {
+    if (size > small_limit()) {
       if (size > size_t(PTRDIFF_MAX)) return out_of_memory();
       if (void* q = large_resize(s, size)) return q;
     }
@@ -198,7 +204,7 @@ void brk_free_aligned_sized(void* p, size_t alignment, size_t size) noexcept {
 int brk_trim(size_t pad) noexcept {
   (void)pad;
   runtime_init();
-  heap_trim_all();
+  heap_reclaim_all(true);
   return arena_purge(true) > 0;
 }
 

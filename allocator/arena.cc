@@ -8,6 +8,7 @@
 #include "allocator/os.h"
 #include "allocator/page_map.h"
 #include "allocator/purger.h"
+#include "allocator/size_classes.h"
 
 namespace brkmalloc {
 
@@ -20,18 +21,34 @@ struct Arena {
 };
 
 constexpr unsigned kMaxArenas = 512;
-constexpr size_t kBins = 256;  // exact bins for runs of 1..255 pages; bin 0 holds longer runs
-constexpr size_t kMaxDirtyBytes = size_t{32} << 20;
+constexpr size_t kExactBins = 256;  // runs of 1..255 pages, one length per bin
+constexpr size_t kBins = kExactBins + 4 * (kAddressBits - kPageShift - 8 + 1);
+constexpr size_t kBinWords = (kBins + 63) / 64;
+constexpr size_t kBinScan = 16;  // runs of a mixed-length bin looked at for the best fit
+constexpr size_t kMinDirtyCap = size_t{32} << 20;
 
 Arena g_arenas[kMaxArenas];
 unsigned g_num_arenas;
 SpanList g_bins[kBins];
-uint64_t g_bin_bits[kBins / 64];  // which exact bins are non-empty
+uint64_t g_bin_bits[kBinWords];  // which bins are non-empty
 Span* g_dirty_head;  // purge queue, oldest first
 Span* g_dirty_tail;
-size_t g_free_bytes, g_dirty_bytes, g_purged_bytes;
+size_t g_free_bytes, g_dirty_bytes, g_purged_bytes, g_madvised_bytes, g_free_runs;
 
 size_t pages_of(const Span* s) { return s->bytes >> kPageShift; }
+
+// Runs of 256 pages and more: four bins per doubling (lengths in a bin differ by at most 25 %).
+size_t bin_of(size_t pages) {
+  if (pages < kExactBins) return pages;
+  unsigned b = 63u - unsigned(__builtin_clzll(pages));
+  return kExactBins + (b - 8) * 4 + ((pages >> (b - 2)) & 3);
+}
+
+// Like glibc's trim threshold (twice the mmap threshold), and never below 32 MiB.
+size_t dirty_cap() {
+  size_t t = 2 * mmap_threshold();
+  return t > kMinDirtyCap ? t : kMinDirtyCap;
+}
 
 Arena* arena_of(uintptr_t a) {
   for (unsigned i = 0; i < g_num_arenas; ++i)
@@ -39,22 +56,29 @@ Arena* arena_of(uintptr_t a) {
   return nullptr;
 }
 
+// The leaves of an arena are prepared when it is reserved, so these cannot fail.
+void map_ends(const Span* s, Span* to) {
+  page_map_set(s->base, kPageSize, to);
+  if (s->bytes > kPageSize) page_map_set(s->base + s->bytes - kPageSize, kPageSize, to);
+}
+
 void bin_insert(Span* s) {
-  size_t n = pages_of(s), b = n < kBins ? n : 0;
+  size_t b = bin_of(pages_of(s));
   g_bins[b].push(s);
-  if (b) g_bin_bits[b / 64] |= uint64_t{1} << (b % 64);
+  g_bin_bits[b / 64] |= uint64_t{1} << (b % 64);
   g_free_bytes += s->bytes;
+  ++g_free_runs;
 }
 
 void bin_remove(Span* s) {
-  size_t n = pages_of(s), b = n < kBins ? n : 0;
+  size_t b = bin_of(pages_of(s));
   g_bins[b].remove(s);
-  if (b && !g_bins[b].head) g_bin_bits[b / 64] &= ~(uint64_t{1} << (b % 64));
+  if (!g_bins[b].head) g_bin_bits[b / 64] &= ~(uint64_t{1} << (b % 64));
   g_free_bytes -= s->bytes;
+  --g_free_runs;
 }
 
 void dirty_append(Span* s, uint64_t now) {
-  s->dirty = 1;
   s->freed_ms = now;
   s->dirty_next = nullptr;
   s->dirty_prev = g_dirty_tail;
@@ -67,159 +91,298 @@ void dirty_remove(Span* s) {
   if (!s->dirty) return;
   if (s->dirty_prev) s->dirty_prev->dirty_next = s->dirty_next; else g_dirty_head = s->dirty_next;
   if (s->dirty_next) s->dirty_next->dirty_prev = s->dirty_prev; else g_dirty_tail = s->dirty_prev;
-  s->dirty = 0;
   s->dirty_next = s->dirty_prev = nullptr;
   g_dirty_bytes -= s->bytes;
 }
 
-// The free run with at least n pages that fits best, or nullptr.
-Span* find_run(size_t n) {
-  for (size_t b = n; b < kBins; b = (b | 63) + 1) {
-    uint64_t bits = g_bin_bits[b / 64] & (~uint64_t{0} << (b % 64));
-    if (bits) return g_bins[(b & ~size_t{63}) + size_t(__builtin_ctzll(bits))].head;
+// First non-empty bin at or above `from`, or kBins.
+size_t next_bin(size_t from) {
+  for (size_t w = from / 64; w < kBinWords; ++w) {
+    uint64_t bits = g_bin_bits[w];
+    if (w == from / 64) bits &= ~uint64_t{0} << (from % 64);
+    if (bits) return w * 64 + size_t(__builtin_ctzll(bits));
   }
-  Span* best = nullptr;
-  for (Span* s = g_bins[0].head; s; s = s->next)
-    if (pages_of(s) >= n && (!best || s->bytes < best->bytes)) best = s;
-  return best;
+  return kBins;
 }
 
-// Takes n pages from the top of an arena, reserving a new arena if none has room.
-uintptr_t grow(size_t n) {
-  size_t bytes = n << kPageShift;
-  for (unsigned i = g_num_arenas; i-- > 0;) {
-    Arena& a = g_arenas[i];
-    if (a.end - a.brk < bytes) continue;
-    if (a.committed - a.brk < bytes) {
-      size_t step = align_up(bytes - (a.committed - a.brk), kBreakStep);
-      if (step > a.end - a.committed) step = a.end - a.committed;
-      if (!os::commit(reinterpret_cast<void*>(a.committed), step)) return 0;
-      a.committed += step;
-    }
-    uintptr_t p = a.brk;
-    a.brk += bytes;
-    return p;
+// A free run of at least n pages, close to the best fit, or nullptr.
+Span* find_run(size_t n) {
+  size_t b = bin_of(n);
+  if (b >= kExactBins) {
+    Span* best = nullptr;
+    size_t k = 0;
+    for (Span* s = g_bins[b].head; s && k < kBinScan; s = s->next, ++k)
+      if (pages_of(s) >= n && (!best || s->bytes < best->bytes)) best = s;
+    if (best) return best;
+    ++b;  // every run of a higher bin is longer than n
   }
-  if (g_num_arenas == kMaxArenas) return 0;
+  b = next_bin(b);
+  return b < kBins ? g_bins[b].head : nullptr;
+}
+
+// The free run in state `dirty` that ends at `base` / starts at `end`, within arena a.
+Span* free_left(const Arena* a, uintptr_t base, uint8_t dirty) {
+  if (base <= a->base) return nullptr;
+  Span* l = page_map_lookup(reinterpret_cast<void*>(base - 1));
+  return l && l->kind == kFree && l->dirty == dirty && l->base >= a->base && l->base + l->bytes == base ? l : nullptr;
+}
+Span* free_right(const Arena* a, uintptr_t end, uint8_t dirty) {
+  if (end >= a->brk) return nullptr;
+  Span* r = page_map_lookup(reinterpret_cast<void*>(end));
+  return r && r->kind == kFree && r->dirty == dirty && r->base == end ? r : nullptr;
+}
+
+// Makes r (base, bytes and dirty set) a free run: merged with its neighbours in the same state, binned,
+// queued for purging if dirty. Returns the record that holds the merged run.
+Span* insert_free(const Arena* a, Span* r, uint64_t now) {
+  r->kind = kFree;
+  r->owner = nullptr;
+  r->full = 0;
+  r->in_arena = 0;
+  Span* neighbours[2] = {free_left(a, r->base, r->dirty), free_right(a, r->base + r->bytes, r->dirty)};
+  for (Span* nb : neighbours) {
+    if (!nb) continue;
+    dirty_remove(nb);
+    bin_remove(nb);
+    Span* keep = nb->bytes > r->bytes ? nb : r;
+    Span* drop = keep == nb ? r : nb;
+    map_ends(drop, keep);
+    keep->base = nb->base < r->base ? nb->base : r->base;
+    keep->bytes = nb->bytes + r->bytes;
+    meta_delete_span(drop);
+    r = keep;
+  }
+  map_ends(r, r);
+  bin_insert(r);
+  if (r->dirty) dirty_append(r, now);
+  return r;
+}
+
+// Moves arena a's break up by `bytes`, committing memory in kBreakStep steps.
+bool extend_break(Arena* a, size_t bytes) {
+  if (a->end - a->brk < bytes) return false;
+  if (a->committed - a->brk < bytes) {
+    size_t step = align_up(bytes - (a->committed - a->brk), kBreakStep);
+    if (step > a->end - a->committed) step = a->end - a->committed;
+    if (!os::commit(reinterpret_cast<void*>(a->committed), step)) return false;
+    a->committed += step;
+  }
+  a->brk += bytes;
+  return true;
+}
+
+bool reserve_arena(size_t bytes) {
+  if (g_num_arenas == kMaxArenas) return false;
   // The first arena is small (a small program's address space stays small, and RLIMIT_AS is met early);
   // each next one doubles, up to kArenaReserve.
   size_t want = kArenaFirstReserve << (g_num_arenas < 4 ? g_num_arenas : 4);
   if (want > kArenaReserve) want = kArenaReserve;
   while (want < bytes) want <<= 1;
   for (; want >= kArenaMinReserve && want >= bytes; want >>= 1) {
-    void* p = os::reserve(want, kPageSize);
+    void* p = os::reserve(want, kBreakStep);
     if (!p) continue;
     uintptr_t base = reinterpret_cast<uintptr_t>(p);
-    if (!page_map_prepare(base, want)) { os::unmap(p, want); return 0; }
+    if (!page_map_prepare(base, want)) {
+      os::unmap(p, want);
+      return false;
+    }
     g_arenas[g_num_arenas++] = Arena{base, base, base, base + want};
-    return grow(n);
+    return true;
+  }
+  return false;
+}
+
+// n fresh pages aligned to `align` bytes from the top of an arena (a new one if none has room). The gap
+// below an aligned start becomes a clean free run, held by *gap (consumed when used).
+uintptr_t grow(size_t n, size_t align, Span** gap, uint64_t now) {
+  size_t bytes = n << kPageShift;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    for (unsigned i = g_num_arenas; i-- > 0;) {
+      Arena* a = &g_arenas[i];
+      uintptr_t start = align_up(a->brk, align);
+      size_t lead = start - a->brk;
+      if (a->end - a->brk < lead + bytes) continue;
+      if (lead && !*gap) continue;
+      uintptr_t old = a->brk;
+      if (!extend_break(a, lead + bytes)) return 0;
+      if (lead) {
+        Span* g = *gap;
+        *gap = nullptr;
+        g->base = old;
+        g->bytes = lead;
+        g->dirty = 0;
+        insert_free(a, g, now);
+      }
+      return start;
+    }
+    if (attempt == 0 && !reserve_arena(bytes + (align > kBreakStep ? align : 0))) return 0;
   }
   return 0;
 }
 
-// Lowers the break over a free run that ends at it, giving its pages back; the record is recycled.
+// Lowers the break over the free runs that end at it, giving their pages back; records are recycled.
 void lower_break(Arena* a, Span* s) {
-  dirty_remove(s);
-  bin_remove(s);
-  page_map_set(s->base, s->bytes, nullptr);
-  a->brk = s->base;
-  uintptr_t keep = align_up(a->brk, kPageSize);
-  if (a->committed > keep) {
-    os::decommit(reinterpret_cast<void*>(keep), a->committed - keep);
-    g_purged_bytes += a->committed - keep;
-    a->committed = keep;
+  while (s) {
+    dirty_remove(s);
+    bin_remove(s);
+    map_ends(s, nullptr);
+    a->brk = s->base;
+    if (a->committed > a->brk) {
+      os::decommit(reinterpret_cast<void*>(a->brk), a->committed - a->brk);
+      g_purged_bytes += a->committed - a->brk;
+      a->committed = a->brk;
+    }
+    meta_delete_span(s);
+    // A run purged earlier (clean) may now be at the top.
+    Span* below = a->brk > a->base ? page_map_lookup(reinterpret_cast<void*>(a->brk - 1)) : nullptr;
+    s = below && below->kind == kFree && below->base >= a->base && below->base + below->bytes == a->brk ? below
+                                                                                                     : nullptr;
   }
-  meta_delete_span(s);
-  // A run purged earlier may now be at the top: lower the break over it too.
-  Span* below = a->brk > a->base ? page_map_lookup(reinterpret_cast<void*>(a->brk - 1)) : nullptr;
-  if (below && below->kind == kFree && below->base + below->bytes == a->brk) lower_break(a, below);
 }
 
 size_t purge_locked(bool all) {
   uint64_t now = os::now_ms();
-  size_t purged = 0;
+  size_t purged = 0, cap = dirty_cap();
   while (Span* s = g_dirty_head) {
-    bool due = all || g_dirty_bytes > kMaxDirtyBytes || now - s->freed_ms >= g_options.purge_delay_ms;
+    bool due = all || g_dirty_bytes > cap || now - s->freed_ms >= g_options.purge_delay_ms;
     if (!due) break;
     purged += s->bytes;
     Arena* a = arena_of(s->base);
-    if (a && s->base + s->bytes == a->brk) {
+    if (s->base + s->bytes == a->brk) {
       lower_break(a, s);
-    } else {
-      os::purge(reinterpret_cast<void*>(s->base), s->bytes);
-      g_purged_bytes += s->bytes;
-      dirty_remove(s);
+      continue;
     }
+    os::purge(reinterpret_cast<void*>(s->base), s->bytes);
+    g_purged_bytes += s->bytes;
+    g_madvised_bytes += s->bytes;
+    dirty_remove(s);
+    bin_remove(s);
+    s->dirty = 0;
+    Span* run = insert_free(a, s, now);  // joins its clean neighbours
+    if (run->base + run->bytes == a->brk) lower_break(a, run);
   }
   return purged;
 }
 
+// Takes [start, start + n pages) out of free run `run` for span s; the pieces before and after stay free
+// (the one before keeps the run's record and its place in the purge queue; `spare` holds the one after
+// when both exist).
+void take_from(Span* run, uintptr_t start, size_t n, Span* s, Span** spare, uint64_t now) {
+  uintptr_t end = start + (n << kPageShift), run_end = run->base + run->bytes;
+  size_t lead = start - run->base, tail = run_end - end;
+  uint8_t dirty = run->dirty;
+  s->base = start;
+  s->bytes = n << kPageShift;
+  s->dirty = dirty;
+  bin_remove(run);
+  if (!lead && !tail) {
+    dirty_remove(run);
+    meta_delete_span(run);
+    return;
+  }
+  if (dirty) g_dirty_bytes -= run->bytes - (lead ? lead : tail);
+  if (lead) {
+    run->bytes = lead;
+  } else {
+    run->base = end;
+    run->bytes = tail;
+  }
+  map_ends(run, run);
+  bin_insert(run);
+  if (lead && tail) {
+    Span* t = *spare;
+    *spare = nullptr;
+    t->base = end;
+    t->bytes = tail;
+    t->dirty = dirty;
+    t->kind = kFree;
+    map_ends(t, t);
+    bin_insert(t);
+    if (dirty) dirty_append(t, now);
+  }
+}
+
 }  // namespace
 
-Span* arena_alloc(size_t n, SpanKind kind) {
+Span* arena_alloc(size_t n, SpanKind kind, size_t align_pages) {
   LockGuard g(g_arena_lock);
   Span* s = meta_new_span();
   if (!s) return nullptr;
-  if (Span* run = find_run(n)) {
-    bin_remove(run);
-    s->base = run->base;
-    s->bytes = n << kPageShift;
-    if (pages_of(run) == n) {
-      dirty_remove(run);
-      meta_delete_span(run);
-    } else {
-      // The remainder keeps its record and its page-map entries.
-      run->base += s->bytes;
-      if (run->dirty) g_dirty_bytes -= s->bytes;
-      run->bytes -= s->bytes;
-      bin_insert(run);
-    }
+  // An aligned span may split a run in three, or leave a gap below the break: one more record.
+  Span* spare = align_pages > 1 ? meta_new_span() : nullptr;
+  if (align_pages > 1 && !spare) {
+    meta_delete_span(s);
+    return nullptr;
+  }
+  size_t align = align_pages << kPageShift;
+  uint64_t now = os::now_ms();
+  if (Span* run = find_run(n + align_pages - 1)) {
+    take_from(run, align_up(run->base, align), n, s, &spare, now);
   } else {
-    uintptr_t p = grow(n);
-    if (!p) { meta_delete_span(s); return nullptr; }
+    uintptr_t p = grow(n, align, &spare, now);
+    if (!p) {
+      meta_delete_span(s);
+      if (spare) meta_delete_span(spare);
+      return nullptr;
+    }
     s->base = p;
     s->bytes = n << kPageShift;
+    s->dirty = 0;
   }
+  if (spare) meta_delete_span(spare);
   s->kind = kind;
-  page_map_set(s->base, s->bytes, s);
+  map_ends(s, s);
   if (g_dirty_head) purge_locked(false);
   return s;
 }
 
 void arena_free(Span* s) {
   LockGuard g(g_arena_lock);
-  s->kind = kFree;
-  s->owner = nullptr;
-  s->full = 0;
-  // Coalesce with free neighbours; the bigger record survives, so the pages to re-point are the fewer.
-  Span* left = s->base ? page_map_lookup(reinterpret_cast<void*>(s->base - 1)) : nullptr;
-  Span* right = page_map_lookup(reinterpret_cast<void*>(s->base + s->bytes));
-  Arena* a = arena_of(s->base);
-  // Only a free run of this arena that touches s counts (the page map may hold stale entries beyond
-  // the break, e.g. of a large block that was mapped there before the arena was).
-  if (left && (left->kind != kFree || !a || left->base < a->base || left->base + left->bytes != s->base))
-    left = nullptr;
-  if (right && (right->kind != kFree || !a || right->base != s->base + s->bytes || right->base >= a->brk))
-    right = nullptr;
-  Span* neighbours[2] = {left, right};
-  for (Span* nb : neighbours) {
-    if (!nb) continue;
-    dirty_remove(nb);
-    bin_remove(nb);
-    Span* keep = nb->bytes > s->bytes ? nb : s;
-    Span* drop = keep == nb ? s : nb;
-    uintptr_t base = nb->base < s->base ? nb->base : s->base;
-    page_map_set(drop->base, drop->bytes, keep);
-    keep->bytes = nb->bytes + s->bytes;
-    keep->base = base;
-    keep->kind = kFree;
-    meta_delete_span(drop);
-    s = keep;
-  }
-  bin_insert(s);
-  dirty_append(s, os::now_ms());
+  // A span of many blocks has every page registered; they are pointed at the free run, so that a later
+  // free of one of its blocks reads as a double free.
+  bool every_page = s->kind == kSmall && kClasses.info[s->cls].capacity > 1;
+  uintptr_t base = s->base;
+  size_t bytes = s->bytes;
+  s->dirty = 1;
+  Span* run = insert_free(arena_of(base), s, os::now_ms());
+  if (every_page) page_map_set(base, bytes, run);
   purge_locked(g_options.purge_delay_ms == 0);
   if (g_dirty_head) purger_request();
+}
+
+bool arena_resize(Span* s, size_t pages) {
+  LockGuard g(g_arena_lock);
+  Arena* a = arena_of(s->base);
+  size_t bytes = pages << kPageShift;
+  if (bytes < s->bytes) {
+    Span* t = meta_new_span();
+    if (!t) return false;
+    t->base = s->base + bytes;
+    t->bytes = s->bytes - bytes;
+    t->dirty = 1;
+    s->bytes = bytes;
+    map_ends(s, s);
+    insert_free(a, t, os::now_ms());
+    purge_locked(g_options.purge_delay_ms == 0);
+    if (g_dirty_head) purger_request();
+    return true;
+  }
+  uintptr_t end = s->base + s->bytes;
+  size_t need = bytes - s->bytes;
+  if (need == 0) return true;
+  if (end == a->brk) {
+    if (!extend_break(a, need)) return false;
+  } else {
+    Span* r = page_map_lookup(reinterpret_cast<void*>(end));
+    if (!r || r->kind != kFree || r->base != end || r->bytes < need) return false;
+    Span* none = nullptr;
+    Span piece{};
+    take_from(r, end, need >> kPageShift, &piece, &none, 0);
+    s->dirty |= piece.dirty;
+  }
+  s->bytes = bytes;
+  map_ends(s, s);
+  return true;
 }
 
 size_t arena_purge(bool all) {
@@ -245,6 +408,8 @@ ArenaStats arena_stats() {
   st.free_bytes = g_free_bytes;
   st.dirty_bytes = g_dirty_bytes;
   st.purged_bytes = g_purged_bytes;
+  st.madvised_bytes = g_madvised_bytes;
+  st.free_runs = g_free_runs;
   st.arenas = g_num_arenas;
   return st;
 }
@@ -254,7 +419,7 @@ void arena_for_each_span(void (*fn)(const Span*, void*), void* ctx) {
   for (unsigned i = 0; i < g_num_arenas; ++i) {
     for (uintptr_t p = g_arenas[i].base; p < g_arenas[i].brk;) {
       Span* s = page_map_lookup(reinterpret_cast<void*>(p));
-      if (!s || s->bytes == 0) break;
+      if (!s || s->bytes == 0 || s->base != p) break;
       if (s->kind == kSmall) fn(s, ctx);
       p = s->base + s->bytes;
     }

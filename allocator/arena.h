@@ -2,11 +2,19 @@
 // break pointer that moves up to hand out page runs (spans) and down to give the top back, as the program
 // break does; more arenas are reserved when one is full. The process's real brk is never touched.
 //
-// Freed runs are coalesced with free neighbours (found through the page map) and kept in size bins for
-// reuse. Their pages stay resident ("dirty") for the purge delay, so a program that frees and allocates
-// again soon does not fault pages in again; then they are purged: madvise(MADV_DONTNEED) inside an arena,
-// or the break is lowered when the run is at the top. malloc_trim purges everything at once, and a cap
-// on dirty bytes bounds what an idle program keeps.
+// Free runs live in size bins: one per length up to 255 pages, then four per doubling, with a bitmap of
+// the non-empty ones, so a run is found in O(1) of the number of runs (best fit among the first few runs
+// of the right bin, else the head of the next non-empty bin). Freed runs merge with free neighbours in the
+// same state only: a dirty run (pages may be resident) never absorbs a clean one (purged or never used),
+// so every run is wholly dirty or wholly clean, and nothing already purged is purged again. Dirty runs wait
+// the purge delay (first touch of a page costs far more than keeping it) and are purged with
+// madvise(MADV_DONTNEED), or by lowering the break when they are at the top; once purged a run merges with
+// its clean neighbours. malloc_trim purges everything at once; a cap on dirty bytes bounds an idle program.
+//
+// Page map: the arena registers the first and last page of every span it hands out and of every free run
+// (what neighbour lookups and frees of a span's start need); a span of many small blocks has its other
+// pages registered by its owner (heap.cc). Entries inside a run or a one-block span may be stale: every
+// lookup checks kind and range before trusting a record.
 //
 // Every function takes the arena lock itself; none is on the malloc/free fast path.
 #ifndef BRK_ARENA_H
@@ -16,20 +24,25 @@
 
 namespace brkmalloc {
 
-// A run of `pages` pages, registered in the page map as the returned span's, whose kind is set before
-// the lock is released (so a neighbour being freed never mistakes it for a free run); the caller fills
-// in the rest. nullptr when the address space or memory is exhausted.
-Span* arena_alloc(size_t pages, SpanKind kind);
+// A run of `pages` pages whose first page is aligned to `align_pages` pages (a power of two), registered
+// in the page map (first and last page) as the returned span's, whose kind is set before the lock is
+// released; the caller fills in the rest. s->dirty says whether its pages may hold old data (0: they read
+// as zero). nullptr when the address space or memory is exhausted.
+Span* arena_alloc(size_t pages, SpanKind kind, size_t align_pages = 1);
 // Gives a span's pages back (the record is reused or recycled). When they wait to be purged, asks for
 // the background purger (purger.h), which the caller's caller starts once it holds no lock.
 void arena_free(Span* s);
+// Resizes an arena span in place to `pages`: shrinking gives the tail back, growing takes the free run
+// that follows it or moves the break. False (nothing changed) when it cannot grow in place.
+bool arena_resize(Span* s, size_t pages);
 // Purges dirty runs: all of them if `all`, else those older than the purge delay. Returns bytes purged.
 size_t arena_purge(bool all);
 // Purges the runs that are due; returns milliseconds until the next one is, or ~0 if none is dirty.
 uint64_t arena_purge_due();
 
 struct ArenaStats {
-  size_t reserved, below_break, free_bytes, dirty_bytes, purged_bytes;
+  size_t reserved, below_break, free_bytes, dirty_bytes, purged_bytes, madvised_bytes;
+  size_t free_runs;
   unsigned arenas;
 };
 ArenaStats arena_stats();

@@ -37,7 +37,7 @@ BRK_API void  brk_free_aligned_sized(void* p, size_t alignment, size_t size) BRK
 BRK_API int   brk_trim(size_t pad) BRK_NOEXCEPT;
 
 /* Requests above this many bytes get their own mapping. Clamped to [0, BRK_MAX_MMAP_THRESHOLD]. */
-#define BRK_MAX_MMAP_THRESHOLD (1u << 20)
+#define BRK_MAX_MMAP_THRESHOLD (32u << 20)
 BRK_API void   brk_set_mmap_threshold(size_t bytes) BRK_NOEXCEPT;
 BRK_API size_t brk_mmap_threshold(void) BRK_NOEXCEPT;
 

@@ -19,9 +19,12 @@ constexpr size_t kPageShift = 12;
 constexpr size_t kPageSize = size_t{1} << kPageShift;
 // glibc promises 16-byte alignment for every block; so do we (every size class is a multiple of 16).
 constexpr size_t kMinAlign = 16;
-// The largest size class. The mmap threshold may be raised up to here (glibc allows 32 MiB; we stop at
-// 1 MiB so that a span of the largest class stays a few MiB).
+// The largest size class; larger blocks up to the mmap threshold are arena runs of their own (large.h).
 constexpr size_t kMaxSmallSize = size_t{1} << 20;
+// The mmap threshold rises (dynamically, or by setting) up to here: glibc's DEFAULT_MMAP_THRESHOLD_MAX.
+constexpr size_t kMaxMmapThreshold = size_t{32} << 20;
+// Alignments up to this come from the arenas; larger ones get a mapping of their own.
+constexpr size_t kMaxArenaAlign = size_t{2} << 20;
 constexpr size_t kDefaultMmapThreshold = size_t{128} << 10;
 // Sizes up to this many bytes take the table lookup on the fast path.
 constexpr size_t kSmallLookupMax = 1024;

@@ -1,7 +1,7 @@
 // fork() from any thread, and from a signal handler.
 //
 // What the child needs: every structure behind a lock (arena runs, page-map leaves, span records, the heap
-// pool, the shared heap) consistent, and every lock free unless the child's only thread is itself inside
+// pool, the shared heap, each heap's span lists) consistent, and every lock free unless the child's only thread is itself inside
 // the section it guards. Per-thread heaps need nothing: only their owner writes them, and the child's one
 // thread keeps its own; the heaps of the other threads are unreachable in the child (their memory stays
 // mapped and unused, as under glibc, whose child also keeps the other threads' arenas as they were).
@@ -22,6 +22,7 @@
 // - The child releases what prepare took and forgets the purger thread (started again on demand).
 #include <pthread.h>
 
+#include "allocator/heap.h"
 #include "allocator/lock.h"
 #include "allocator/purger.h"
 #include "allocator/runtime.h"
@@ -38,10 +39,12 @@ extern Lock g_init_lock, g_pool_lock, g_shared_lock, g_arena_lock, g_page_map_lo
 
 namespace {
 
-// The global lock order: a thread holding one of these only ever takes later ones.
+// The global lock order: a thread holding one of these only ever takes later ones. The heaps' locks
+// (heap.cc) come between g_shared_lock and g_arena_lock, at kHeapLocks.
 Lock* const kLockOrder[] = {&g_init_lock, &g_pool_lock, &g_shared_lock, &g_arena_lock, &g_page_map_lock,
                             &g_meta_lock};
 constexpr unsigned kNumLocks = sizeof kLockOrder / sizeof kLockOrder[0];
+constexpr unsigned kHeapLocks = 3;
 constexpr unsigned kMaxDepth = 8;  // forks nested in signal handlers; deeper ones take no lock at all
 
 struct Taken {
@@ -60,6 +63,7 @@ void prepare() {
     t.stdio = true;
   }
   for (unsigned i = 0; i < kNumLocks; ++i) {
+    if (i == kHeapLocks) heap_fork_lock(d);
     if (kLockOrder[i]->held_by_me()) continue;
     kLockOrder[i]->lock();
     t.locks |= uint8_t(1u << i);
@@ -71,8 +75,10 @@ Taken release() {
   unsigned d = --tls_depth;
   if (d >= kMaxDepth) return Taken{0, false};
   Taken t = tls_taken[d];
-  for (unsigned i = kNumLocks; i-- > 0;)
+  for (unsigned i = kNumLocks; i-- > 0;) {
     if (t.locks & (1u << i)) kLockOrder[i]->unlock();
+    if (i == kHeapLocks) heap_fork_unlock(d);
+  }
   return t;
 }
 

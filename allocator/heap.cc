@@ -1,5 +1,6 @@
-// Heap slow paths: refilling from spans and the arena, remote frees through inboxes, thread start and
-// exit, the heap pool, the shared heap for threads past their exit, and fork (see heap.h).
+// Heap slow paths: refilling from spans and the arena, span reuse, frees from other threads, reclaiming
+// from idle and exited heaps, thread start and exit, the heap pool, the shared heap for threads past
+// their exit, and the heaps' part of fork (see heap.h for who may touch what).
 #include "allocator/heap.h"
 
 #include <new>
@@ -9,7 +10,6 @@
 
 #include "allocator/arena.h"
 #include "allocator/large.h"
-#include "allocator/lock.h"
 #include "allocator/meta.h"
 #include "allocator/options.h"
 #include "allocator/os.h"
@@ -25,17 +25,34 @@ __thread Heap* tls_heap BRK_TLS = &g_empty_heap;
 __thread Heap* tls_fast_owner BRK_TLS = &g_empty_heap;
 bool g_full_checks = false;
 Lock g_shared_lock;  // the shared heap (threads past their exit)
-Lock g_pool_lock;    // g_pool and g_heaps_created
+Lock g_pool_lock;    // g_pool, g_heaps_created and appends to g_all_heaps
 
 namespace {
 
 enum ThreadState : uint8_t { kNew = 0, kStarting = 1, kActive = 2, kDead = 3 };
 __thread ThreadState tls_state BRK_TLS = kNew;
 
+constexpr uint32_t kNever = ~uint32_t{0};
+
 Heap g_shared_heap{&g_empty_span};
-Heap* g_pool;           // heaps of exited threads, ready for new ones
+Heap* g_pool;                         // heaps of exited threads, ready for new ones
+std::atomic<Heap*> g_all_heaps{nullptr};  // append-only, newest first
 size_t g_heaps_created;
 pthread_key_t g_exit_key;
+
+uint32_t capacity_of(const Span* s) { return kClasses.info[s->cls].capacity; }
+// A full span is worth refilling from once this many blocks are free: a quarter, at least one.
+uint32_t reuse_quota(uint32_t cap) { return cap >= 4 ? cap / 4 : 1; }
+uint32_t live_of(const Span* s) { return __atomic_load_n(&s->used, __ATOMIC_RELAXED) - s->rfreed; }
+void set_event(Span* s, uint32_t v) { __atomic_store_n(&s->event_used, v, __ATOMIC_RELAXED); }
+
+// The event a span waits for, from its place (under the heap lock): see heap.h.
+void arm(Heap* h, Span* s) {
+  uint32_t cap = capacity_of(s);
+  if (s == h->current[s->cls]) set_event(s, cap == 1 ? s->rfreed : kNever);
+  else if (s->full) set_event(s, s->rfreed + cap - reuse_quota(cap));
+  else set_event(s, s->rfreed);
+}
 
 // Carves the next batch of never-used blocks of s onto its (empty) free list. False if none are left.
 bool span_carve(Span* s) {
@@ -67,64 +84,124 @@ Span* span_new(Heap* h, unsigned cls) {
   s->block_size = ci.size;
   s->div_magic = ci.div_magic;
   s->used = 0;
+  s->rfreed = 0;
   s->full = 0;
   s->cls = uint8_t(cls);
   s->free = nullptr;
+  s->thread_free = nullptr;
+  s->remote_next = nullptr;
+  s->collected = nullptr;
+  s->collected_tail = nullptr;
   s->owner = h;
+  // The arena registered the first and last page; a free of a block on any other page needs its own.
+  if (ci.capacity > 1) page_map_set(s->base + kPageSize, s->bytes - 2 * kPageSize, s);
   return s;
 }
 
+// Unlinks a span with no live block from its list and gives it back (under h->lock).
 void span_release(Heap* h, Span* s) {
-  (void)h;
+  if (s->full) h->full[s->cls].remove(s); else h->avail[s->cls].remove(s);
   s->free = nullptr;
   arena_free(s);
 }
 
-void span_event(Heap* h, Span* s);
-
-// Puts a checked block on its span's free list, as the span's owner (the slow paths' counterpart of
-// heap_free's inline push). True when the span became empty or stopped being full.
-bool push_free(Span* s, Block* b) {
-  b->mark = free_mark(b);
-  b->link = encode_link(s->free, b);
-  s->free = b;
-  return --s->used == 0 || s->full;
+// The owner moves a span's collected blocks onto its free list (under h->lock).
+void take_collected(Span* s) {
+  if (!s->collected) return;
+  s->collected_tail->link = encode_link(s->free, s->collected_tail);
+  s->free = s->collected;
+  s->collected = s->collected_tail = nullptr;
+  __atomic_store_n(&s->used, s->used - s->rfreed, __ATOMIC_RELAXED);
+  s->rfreed = 0;
 }
 
-// Frees a block that came back through the inbox, as its owner.
-void free_returned(Heap* h, Block* b) {
-  Span* s = page_map_lookup(b);
-  if (!s || s->kind != kSmall || s->owner != h || !block_start(s, b) || b->mark != remote_mark(b))
-    fatal_corrupt(b);
-  if (push_free(s, b)) span_event(h, s);
-}
-
-void heap_drain(Heap* h) {
-  if (!h->inbox.load(std::memory_order_relaxed)) return;
-  Block* b = h->inbox.exchange(nullptr, std::memory_order_acquire);
-  while (b) {
-    Block* next = decode_link(b);
-    free_returned(h, b);
-    b = next;
+// Re-decides a non-current span's place once its live count fell (under h->lock; by the owner or a
+// reclaimer). Live blocks of a non-current span only ever decrease, so a decision taken on a stale count
+// stays right.
+// `own`: the caller is the heap's owner (or the heap has none), so it may change current[].
+void span_settle(Heap* h, Span* s, bool own) {
+  unsigned cls = s->cls;
+  if (s == h->current[cls]) {
+    if (own && capacity_of(s) == 1 && live_of(s) == 0) {
+      // A heap keeps at most one empty one-block span (64 KiB and up) as a current span: the latest,
+      // so that malloc/free of one big size stays on the fast path. The one kept before goes back to the
+      // arena, where any size can reuse its pages, instead of every big class holding its own.
+      Span* old = h->idle_big;
+      h->idle_big = s;
+      if (old && old != s && h->current[old->cls] == old && live_of(old) == 0) {
+        h->current[old->cls] = &g_empty_span;
+        arena_free(old);
+      }
+    }
+    arm(h, s);
+    return;
   }
+  uint32_t live = live_of(s), cap = capacity_of(s);
+  if (live == 0) {
+    span_release(h, s);
+    return;
+  }
+  if (s->full && cap - live >= reuse_quota(cap)) {
+    h->full[cls].remove(s);
+    s->full = 0;
+    h->avail[cls].push_back(s);
+  }
+  arm(h, s);
 }
 
-// Returns what a heap holds that nobody uses: inbox blocks, and current spans with no block in use.
-void heap_collect(Heap* h) {
-  heap_drain(h);
+// Takes every pending remote free of h onto its spans' collected lists (under h->lock). Returns spans
+// given back.
+size_t drain_remote(Heap* h, bool own) {
+  if (!h->remote_spans.load(std::memory_order_relaxed)) return 0;
+  Span* list = h->remote_spans.exchange(nullptr, std::memory_order_acquire);
+  size_t released = 0;
+  while (Span* s = list) {
+    list = s->remote_next;  // read before the exchange below lets a freer queue s again
+    Block* b = __atomic_exchange_n(&s->thread_free, nullptr, __ATOMIC_ACQUIRE);
+    uint32_t n = 0;
+    while (b) {
+      Block* next = decode_link(b);
+      if (!s->collected) s->collected_tail = b;
+      b->mark = free_mark(b);
+      b->link = encode_link(s->collected, b);
+      s->collected = b;
+      b = next;
+      ++n;
+    }
+    s->rfreed += n;
+    span_settle(h, s, own);
+    released += s->kind == kFree;
+  }
+  return released;
+}
+
+// Gives back what a heap holds empty: remote frees, spans without live blocks, and, when nobody can be
+// allocating from them (`own`: the caller is the owner, or the heap has none), empty current spans.
+size_t heap_reclaim(Heap* h, bool own) {
+  size_t released = drain_remote(h, own);
+  if (!own) return released;
   h->idle_big = nullptr;
   for (unsigned c = 0; c < kNumClasses; ++c) {
     Span* s = h->current[c];
-    if (s != &g_empty_span && s->used == 0) {
+    if (s == &g_empty_span) continue;
+    take_collected(s);
+    if (s->used == 0) {
       h->current[c] = &g_empty_span;
-      span_release(h, s);
+      s->free = nullptr;
+      arena_free(s);
+      ++released;
     }
   }
+  return released;
 }
 
 void thread_exit(void* arg) {
   Heap* h = static_cast<Heap*>(arg);
-  heap_collect(h);
+  {
+    LockGuard g(h->lock);
+    heap_reclaim(h, true);
+    h->pooled = true;
+  }
   tls_heap = &g_empty_heap;
   tls_fast_owner = &g_empty_heap;
   tls_state = kDead;
@@ -134,19 +211,27 @@ void thread_exit(void* arg) {
 }
 
 Heap* heap_acquire() {
+  Heap* h = nullptr;
   {
     LockGuard g(g_pool_lock);
-    if (Heap* h = g_pool) {
+    if ((h = g_pool)) {
       g_pool = h->pool_next;
       h->pool_next = nullptr;
-      return h;
     }
+  }
+  if (h) {
+    LockGuard g(h->lock);
+    h->pooled = false;
+    return h;
   }
   void* mem = os::map(align_up(sizeof(Heap), kPageSize), kPageSize);
   if (!mem) return nullptr;
+  h = new (mem) Heap(&g_empty_span);
   LockGuard g(g_pool_lock);
   ++g_heaps_created;
-  return new (mem) Heap(&g_empty_span);
+  h->all_next = g_all_heaps.load(std::memory_order_relaxed);
+  g_all_heaps.store(h, std::memory_order_release);
+  return h;
 }
 
 void* shared_alloc(unsigned cls) {
@@ -172,6 +257,23 @@ BRK_NOINLINE void* alloc_without_heap(unsigned cls) {
   return heap_alloc(h, cls);
 }
 
+// A block of another heap's span (checked): onto the span's own list; the span's first pending block also
+// queues the span on its heap, and the heap's first pending span asks the purger to look.
+void remote_free(Span* s, Block* b) {
+  Heap* h = s->owner;  // stable: the span cannot be given back while this block is pending
+  b->mark = remote_mark(b);
+  Block* head = __atomic_load_n(&s->thread_free, __ATOMIC_RELAXED);
+  do {
+    b->link = encode_link(head, b);
+  } while (!__atomic_compare_exchange_n(&s->thread_free, &head, b, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+  if (head) return;
+  Span* top = h->remote_spans.load(std::memory_order_relaxed);
+  do {
+    s->remote_next = top;
+  } while (!h->remote_spans.compare_exchange_weak(top, s, std::memory_order_release, std::memory_order_relaxed));
+  if (!top) purger_request_reclaim();
+}
+
 }  // namespace
 
 void secrets_init() {
@@ -180,9 +282,9 @@ void secrets_init() {
   if (const void* random = reinterpret_cast<const void*>(getauxval(AT_RANDOM))) memcpy(r, random, sizeof r);
   uintptr_t local = reinterpret_cast<uintptr_t>(&local);
   g_secrets.link = r[0] ^ (local << 7);
-  g_secrets.mark = r[1] ^ os::now_ms();
+  g_secrets.mark = (r[1] ^ os::now_ms()) & ~uintptr_t{1};  // bit 0 tells free from pending (span.h)
   if (!g_secrets.link) g_secrets.link = 0x9e3779b97f4a7c15ull;
-  if (!g_secrets.mark) g_secrets.mark = 0xc2b2ae3d27d4eb4full;
+  if (!g_secrets.mark) g_secrets.mark = 0xc2b2ae3d27d4eb4eull;
 }
 
 void heap_thread_key_init() { pthread_key_create(&g_exit_key, thread_exit); }
@@ -192,60 +294,44 @@ void* pop_corrupt(const Block* b) { fatal_corrupt(b); }
 
 void* heap_refill(Heap* h, unsigned cls) {
   if (BRK_UNLIKELY(h == &g_empty_heap)) return alloc_without_heap(cls);
-  heap_drain(h);
-  Span* s = h->current[cls];
-  if (s->free) return span_pop_any(s, s->free);
-  if (s != &g_empty_span) {
-    if (span_carve(s)) return span_pop_any(s, s->free);
-    s->full = 1;
-    h->full[cls].push(s);
-  }
-  s = h->avail[cls].pop();
-  if (!s) s = span_new(h, cls);
-  if (!s) {
-    h->current[cls] = &g_empty_span;
-    return nullptr;
-  }
-  h->current[cls] = s;
-  if (!s->free) span_carve(s);
-  if (h != &g_shared_heap) purger_start_if_requested();  // the shared heap is refilled under its lock
-  return span_pop_any(s, s->free);
-}
-
-namespace {
-
-// A span of h became empty or stopped being full. The caller may hold a lock (the shared heap's, or the
-// pool's while collecting), so starting the purger is left to heap_span_event.
-void span_event(Heap* h, Span* s) {
-  unsigned cls = s->cls;
-  if (s->full) {
-    h->full[cls].remove(s);
-    s->full = 0;
-    h->avail[cls].push(s);
-  }
-  if (s->used == 0) {
-    if (s != h->current[cls]) {
-      h->avail[cls].remove(s);
-      span_release(h, s);
-    } else if (kClasses.info[cls].capacity == 1) {
-      // A heap keeps at most one empty one-block span (64 KiB and up) as a current span: the latest,
-      // so that malloc/free of one big size stays on the fast path. The one kept before goes back to
-      // the arena, where any size can reuse its pages, instead of every big class holding its own.
-      Span* old = h->idle_big;
-      h->idle_big = s;
-      if (old && old != s && old->owner == h && old->used == 0 && h->current[old->cls] == old) {
-        h->current[old->cls] = &g_empty_span;
-        span_release(h, old);
-      }
+  void* p;
+  {
+    LockGuard g(h->lock);
+    drain_remote(h, true);
+    Span* s = h->current[cls];
+    if (s != &g_empty_span) {
+      if (!s->free) take_collected(s);
+      if (s->free || span_carve(s)) return span_pop_any(s, s->free);
+      // Exhausted: it waits on the full list until a quarter of it is free again.
+      s->full = 1;
+      h->full[cls].push_back(s);
+      h->current[cls] = &g_empty_span;
+      arm(h, s);
     }
+    // The oldest span with room first (spans that regain blocks later get time to regain more).
+    while ((s = h->avail[cls].pop())) {
+      take_collected(s);
+      if (s->free || span_carve(s)) break;
+      s->full = 1;  // its free blocks are still pending on thread_free
+      h->full[cls].push_back(s);
+      arm(h, s);
+    }
+    if (!s && !(s = span_new(h, cls))) return nullptr;
+    if (!s->free) span_carve(s);
+    h->current[cls] = s;
+    arm(h, s);
+    p = span_pop_any(s, s->free);
   }
+  if (h != &g_shared_heap) purger_start_if_requested();  // the shared heap is refilled under its lock
+  return p;
 }
-
-}  // namespace
 
 // From heap_free, called by the API with no lock held.
 void heap_span_event(Heap* h, Span* s) {
-  span_event(h, s);
+  {
+    LockGuard g(h->lock);
+    span_settle(h, s, true);
+  }
   purger_start_if_requested();
 }
 
@@ -259,41 +345,75 @@ void free_slow(void* p, Span* s) {
       purger_start_if_requested();  // a large block served from arena pages leaves them dirty
       return;
     case kFree:
-      // Pages we handed out once and got back (a free arena run, or a freed large block's first page).
+      // Pages we handed out once and got back (a free arena run, or a freed mapped block's first page);
+      // an entry inside a block may be stale (arena.h), so only a run that holds p proves a double free.
+      if (s->bytes && (uintptr_t(p) - s->base >= s->bytes)) fatal_pointer("free of invalid pointer", p);
       fatal_pointer("double free of", p);
     case kSmall:
       break;
   }
   if (!block_start(s, p)) fatal_pointer("free of invalid pointer", p);
   Block* b = static_cast<Block*>(p);
-  if (b->mark == free_mark(b) || b->mark == remote_mark(b)) fatal_pointer("double free of", p);
+  if (marked_free(b)) fatal_pointer("double free of", p);
   Heap* owner = s->owner;  // stable: the span cannot be released while this block is in use
-  if (owner == tls_heap) {
-    // Full checks: the owner's own free, now checked. (In the default mode the fast path took it.)
-    if (push_free(s, b)) heap_span_event(owner, s);
+  if (owner != tls_heap) {
+    remote_free(s, b);
+    purger_start_if_requested();  // a reclaim may have been asked for
     return;
   }
-  b->mark = remote_mark(b);
-  Block* head = owner->inbox.load(std::memory_order_relaxed);
-  do {
-    b->link = encode_link(head, b);
-  } while (!owner->inbox.compare_exchange_weak(head, b, std::memory_order_release, std::memory_order_relaxed));
+  // Full checks: the owner's own free, now checked. (In the default mode the fast path took it.)
+  b->mark = free_mark(b);
+  b->link = encode_link(s->free, b);
+  s->free = b;
+  uint32_t used = s->used - 1;
+  __atomic_store_n(&s->used, used, __ATOMIC_RELAXED);
+  if (used == __atomic_load_n(&s->event_used, __ATOMIC_RELAXED)) heap_span_event(owner, s);
 }
 
-void heap_trim_all() {
-  Heap* h = tls_heap;
-  if (h != &g_empty_heap) heap_collect(h);
-  {
-    LockGuard g(g_pool_lock);
-    for (Heap* p = g_pool; p; p = p->pool_next) heap_collect(p);
+size_t heap_reclaim_all(bool wait) {
+  size_t released = 0;
+  Heap* self = tls_heap;
+  for (Heap* h = g_all_heaps.load(std::memory_order_acquire); h; h = h->all_next) {
+    if (wait) h->lock.lock();
+    else if (!h->lock.try_lock()) continue;
+    released += heap_reclaim(h, h == self || h->pooled);
+    h->lock.unlock();
   }
-  LockGuard g(g_shared_lock);
-  heap_collect(&g_shared_heap);
+  if (wait) g_shared_lock.lock();
+  else if (!g_shared_lock.try_lock()) return released;
+  {
+    LockGuard g(g_shared_heap.lock);
+    released += heap_reclaim(&g_shared_heap, true);
+  }
+  g_shared_lock.unlock();
+  return released;
 }
 
 size_t heap_count() {
   LockGuard g(g_pool_lock);
   return g_heaps_created;
+}
+
+void heap_fork_lock(unsigned depth) {
+  for (Heap* h = g_all_heaps.load(std::memory_order_acquire); h; h = h->all_next) {
+    if (h->lock.held_by_me()) continue;
+    h->lock.lock();
+    h->fork_depth = uint8_t(depth + 1);
+  }
+  if (!g_shared_heap.lock.held_by_me()) {
+    g_shared_heap.lock.lock();
+    g_shared_heap.fork_depth = uint8_t(depth + 1);
+  }
+}
+
+void heap_fork_unlock(unsigned depth) {
+  auto release = [depth](Heap* h) {
+    if (h->fork_depth != depth + 1) return;
+    h->fork_depth = 0;
+    h->lock.unlock();
+  };
+  release(&g_shared_heap);
+  for (Heap* h = g_all_heaps.load(std::memory_order_acquire); h; h = h->all_next) release(h);
 }
 
 }  // namespace brkmalloc

@@ -1,12 +1,28 @@
 // Per-thread heaps and the malloc/free fast paths.
 //
-// Each thread allocates from its own heap: per size class a current span, a list of spans with free
-// blocks (avail) and a list of spans without (full). The fast paths touch only the thread's heap and
-// the span's first cache line: no lock, no system call, no atomic read-modify-write.
+// Each thread allocates from its own heap: per size class a current span, a FIFO of spans with at least a
+// quarter of their blocks free (avail) and a list of the others (full). The fast paths touch only the
+// thread's heap and the span's first cache line: no lock, no system call, no atomic read-modify-write.
+// A free calls the slow path only when `used` falls to the span's `event_used`, one compare: for the
+// current span never (a multi-block one; a one-block span at 0), for a full one when a quarter is free
+// (then it goes to the tail of avail: a refill is worth its cost, and spans that regain blocks get time
+// to regain more), for an avail one at 0 live blocks (then it goes back to the arena).
 //
-// A block freed by a thread other than its span's owner is pushed on the owner heap's inbox (one CAS,
-// the only atomic RMW, off the common path); the owner drains the inbox on its next slow path, so
-// free lists are only ever written by their owner.
+// Frees from other threads (snmalloc's and mimalloc's lesson: no heap-wide word per block): the block
+// goes on its span's own atomic list (thread_free, one CAS); the first such block of a span also puts the
+// span on its heap's remote_spans list (a second CAS, once per span per drain), and the first span of a
+// heap asks the purger to look (purger.h). Draining takes the heap's lock: the owner drains on its slow
+// paths; malloc_trim, the purger and statistics drain any heap, live, idle or exited, and give back every
+// span with no live block that is not a live thread's current span. The owner then splices a span's
+// collected blocks into its free list in O(1).
+//
+// Who touches what:
+// - owner thread, no lock: current[], span free/used (relaxed stores), block marks and links of its spans;
+// - anyone holding heap->lock: avail/full lists, span full/rfreed/collected/event_used, releasing a span
+//   that is not current and has no live block (the owner cannot touch such a span: it allocates only from
+//   current spans, and frees only live blocks), current[] of an exited heap (pooled);
+// - any thread, atomically: span thread_free and remote_next (only while pushing), heap remote_spans.
+// A live thread's empty current spans stay with it (its fast path may be popping from them at any moment).
 //
 // Threads start on g_empty_heap, whose spans are all empty, so their first malloc takes the slow path
 // and gets a heap; at thread exit the heap returns its empty spans to the arena and goes to a pool that
@@ -14,16 +30,17 @@
 // is gone (late destructors) uses a shared heap under a lock.
 //
 // Checks: every free verifies, from the page map and the span alone, that the pointer is the start of a
-// block we handed out (not interior, not misaligned, not foreign) and not already free; that is what
-// stops a bad free from corrupting the heap. BRKMALLOC_CHECKS=full adds free-list integrity: links
-// encoded with a secret and range-checked on every pop, so a use-after-free write is caught. That costs
-// more than 5 % of a malloc+free pair (bench/checks_cost.sh), so it is opt-in, and it sends every
-// malloc and free through the slow paths rather than doubling the inline ones.
+// block we handed out (not interior, not misaligned, not foreign), and from the block's mark (on the line
+// the free writes anyway) that it is not already free; that is what stops a bad free from corrupting the
+// heap. BRKMALLOC_CHECKS=full adds free-list integrity: links encoded with a secret and range-checked on
+// every pop, so a use-after-free write is caught. That costs more than 5 % of a malloc+free pair
+// (bench/checks_cost.sh), so it is opt-in, and it sends every malloc and free through the slow paths.
 #ifndef BRK_HEAP_H
 #define BRK_HEAP_H
 
 #include <atomic>
 
+#include "allocator/lock.h"
 #include "allocator/page_map.h"
 #include "allocator/report.h"
 #include "allocator/size_classes.h"
@@ -35,9 +52,13 @@ struct Heap {
   Span* current[kNumClasses];
   SpanList avail[kNumClasses];
   SpanList full[kNumClasses];
-  std::atomic<Block*> inbox{nullptr};
+  std::atomic<Span*> remote_spans{nullptr};
+  Lock lock;
   Heap* pool_next = nullptr;
+  Heap* all_next = nullptr;  // every heap ever made (heap.cc g_all_heaps); set once, before publication
   Span* idle_big = nullptr;  // the one empty one-block span kept as a current span (heap.cc span_event)
+  bool pooled = false;       // exited: no owner (under lock)
+  uint8_t fork_depth = 0;    // fork.cc: the nesting level whose prepare took this lock, plus one
 
   constexpr explicit Heap(Span* empty) : current{}, avail{}, full{} {
     for (Span*& c : current) c = empty;
@@ -68,7 +89,7 @@ BRK_INLINE void* span_pop(Span* s, Block* b) {
   Block* next = decode_link_as<kFull>(b);
   if (kFull && BRK_UNLIKELY(uintptr_t(next) - s->start >= s->limit) && next) return pop_corrupt(b);
   s->free = next;
-  s->used++;
+  __atomic_store_n(&s->used, s->used + 1, __ATOMIC_RELAXED);
   b->mark = 0;
   return b;
 }
@@ -99,16 +120,24 @@ BRK_INLINE void heap_free(void* p) {
   Span* s = page_map_lookup(p);
   if (BRK_UNLIKELY(!s || s->owner != tls_fast_owner)) return free_slow(p, s);
   Block* b = static_cast<Block*>(p);
-  if (BRK_UNLIKELY(!block_start(s, p) || b->mark == free_mark(b))) return free_slow(p, s);
+  if (BRK_UNLIKELY(!block_start(s, p) || marked_free(b))) return free_slow(p, s);
   b->mark = free_mark(b);
   b->link = encode_link_as<false>(s->free, b);
   s->free = b;
-  if (BRK_UNLIKELY(--s->used == 0 || s->full)) heap_span_event(s->owner, s);
+  uint32_t used = s->used - 1;
+  __atomic_store_n(&s->used, used, __ATOMIC_RELAXED);
+  if (BRK_UNLIKELY(used == __atomic_load_n(&s->event_used, __ATOMIC_RELAXED))) heap_span_event(s->owner, s);
 }
 
 // Thread and process life cycle (heap.cc).
-void heap_trim_all();     // drains and releases what every reachable heap holds empty
+// Drains every heap's remote frees and gives back each span with no live block that no live thread
+// allocates from (and the caller's own empty current spans). `wait`: false skips heaps whose lock is busy
+// (the purger). Returns spans given back.
+size_t heap_reclaim_all(bool wait);
 size_t heap_count();
+// fork.cc: every heap's lock, in registry order, after g_shared_lock and before the arena's.
+void heap_fork_lock(unsigned depth);
+void heap_fork_unlock(unsigned depth);
 
 }  // namespace brkmalloc
 

@@ -1,13 +1,14 @@
-// Large-object mappings (see large.h).
+// Large blocks: arena runs and mappings of their own (see large.h).
 #include "allocator/large.h"
 
 #include <atomic>
+#include <string.h>
 
 #include "allocator/arena.h"
 #include "allocator/config.h"
 #include "allocator/meta.h"
-#include "allocator/os.h"
 #include "allocator/options.h"
+#include "allocator/os.h"
 #include "allocator/page_map.h"
 #include "allocator/runtime.h"
 
@@ -15,9 +16,9 @@ namespace brkmalloc {
 
 namespace {
 
-std::atomic<size_t> g_count, g_bytes, g_requested;
+std::atomic<size_t> g_count, g_bytes, g_requested, g_mapped_count, g_mapped_bytes;
 
-// What the page map says of a large block's page after the block is freed, until the address is used
+// What the page map says of a mapped block's page after the block is freed, until the address is used
 // again: a free of it is then reported as a double free, not as a pointer we never returned.
 Span g_freed_large{};
 
@@ -25,29 +26,28 @@ void account(const Span* s, int sign) {
   g_count.fetch_add(size_t(sign), std::memory_order_relaxed);
   g_bytes.fetch_add(size_t(sign) * s->bytes, std::memory_order_relaxed);
   g_requested.fetch_add(size_t(sign) * s->requested, std::memory_order_relaxed);
+  if (!s->in_arena) {
+    g_mapped_count.fetch_add(size_t(sign), std::memory_order_relaxed);
+    g_mapped_bytes.fetch_add(size_t(sign) * s->bytes, std::memory_order_relaxed);
+  }
 }
 
-// When mmap fails (RLIMIT_AS, or address space held by the arenas), pages freed in an arena can still
-// serve a large block. It is registered on all its pages (arena spans always are) and goes back to the
-// arena when freed; it cannot grow with mremap, so realloc moves it.
-void* arena_fallback(size_t size, size_t bytes, size_t align) {
-  if (align > kPageSize) return nullptr;
-  Span* s = arena_alloc(bytes >> kPageShift, kLarge);
+void* arena_block(size_t size, size_t bytes, size_t align, bool zero) {
+  size_t align_pages = align > kPageSize ? align >> kPageShift : 1;
+  Span* s = arena_alloc(bytes >> kPageShift, kLarge, align_pages);
   if (!s) return nullptr;
   s->start = s->base;
   s->requested = size;
   s->in_arena = 1;
   account(s, 1);
+  // Dirty pages may hold another block's data; clean ones (fresh or purged) read as zero already.
+  if (zero && s->dirty) memset(reinterpret_cast<void*>(s->start), 0, s->bytes);
   return reinterpret_cast<void*>(s->start);
 }
 
-}  // namespace
-
-void* large_alloc(size_t size, size_t align) {
-  size_t bytes = align_up(size, kPageSize);
-  if (bytes < size) return nullptr;
+void* mapped_block(size_t size, size_t bytes, size_t align) {
   void* p = os::map(bytes, align > kPageSize ? align : kPageSize);
-  if (!p) return arena_fallback(size, bytes, align);
+  if (!p) return nullptr;
   Span* s = meta_new_span();
   if (!s || !page_map_set(uintptr_t(p), kPageSize, s)) {
     if (s) meta_delete_span(s);
@@ -59,7 +59,19 @@ void* large_alloc(size_t size, size_t align) {
   s->requested = size;
   s->kind = kLarge;
   account(s, 1);
-  return p;
+  return p;  // a fresh mapping is zero
+}
+
+}  // namespace
+
+void* large_alloc(size_t size, size_t align, bool zero) {
+  size_t bytes = align_up(size, kPageSize);
+  if (bytes < size) return nullptr;
+  bool in_arena = size <= mmap_threshold() && align <= kMaxArenaAlign;
+  if (in_arena) return arena_block(size, bytes, align, zero);
+  if (void* p = mapped_block(size, bytes, align)) return p;
+  // mmap failed (RLIMIT_AS, or address space held by the arenas): free arena pages may still serve it.
+  return align <= kMaxArenaAlign ? arena_block(size, bytes, align, zero) : nullptr;
 }
 
 void large_free(Span* s) {
@@ -80,31 +92,24 @@ void large_free(Span* s) {
 void* large_resize(Span* s, size_t size) {
   size_t bytes = align_up(size, kPageSize);
   if (bytes < size) return nullptr;
-  if (s->in_arena) return nullptr;
   void* old = reinterpret_cast<void*>(s->base);
+  if (s->in_arena) {
+    account(s, -1);
+    bool ok = arena_resize(s, bytes >> kPageShift);
+    if (ok) s->requested = size;
+    account(s, 1);
+    return ok ? old : nullptr;
+  }
   void* p = old;
   if (bytes != s->bytes) {
-    // In place when the neighbourhood allows; otherwise onto a fresh mapping whose page-map leaf is
-    // ready, so that nothing can fail after the pages have moved.
-    p = os::remap(old, s->bytes, bytes, nullptr);
-    if (!p) {
-      void* dest = os::map(bytes, kPageSize);
-      if (!dest) return nullptr;
-      if (!page_map_set(uintptr_t(dest), kPageSize, s)) {
-        os::unmap(dest, bytes);
-        return nullptr;
-      }
-      // The old address is marked freed before mremap releases it: once released, another thread may
-      // map it and register its own block there, and a later store of ours would clobber that entry.
-      page_map_set(s->start, kPageSize, &g_freed_large);
-      if (!os::remap(old, s->bytes, bytes, dest)) {
-        page_map_set(s->start, kPageSize, s);
-        page_map_set(uintptr_t(dest), kPageSize, nullptr);
-        os::unmap(dest, bytes);
-        return nullptr;
-      }
-      p = dest;
-    }
+    // After mremap has moved the pages nothing may fail: the spare leaf makes the page-map store below
+    // certain. The old address is marked freed first: once mremap releases it, another thread may map it
+    // and register its own block there, which a later store of ours would clobber.
+    if (!page_map_keep_spare()) return nullptr;
+    page_map_set(s->start, kPageSize, &g_freed_large);
+    p = os::remap(old, s->bytes, bytes);
+    page_map_set(uintptr_t(p ? p : old), kPageSize, s);
+    if (!p) return nullptr;
   }
   account(s, -1);
   s->start = s->base = uintptr_t(p);
@@ -116,7 +121,8 @@ void* large_resize(Span* s, size_t size) {
 
 LargeStats large_stats() {
   return LargeStats{g_count.load(std::memory_order_relaxed), g_bytes.load(std::memory_order_relaxed),
-                    g_requested.load(std::memory_order_relaxed)};
+                    g_requested.load(std::memory_order_relaxed), g_mapped_count.load(std::memory_order_relaxed),
+                    g_mapped_bytes.load(std::memory_order_relaxed)};
 }
 
 }  // namespace brkmalloc

@@ -24,7 +24,7 @@ struct Setting {
 };
 
 constexpr Setting kSettings[] = {
-    {"MMAP_THRESHOLD", Kind::kSize, "requests above this many bytes get their own mapping (max 1M)"},
+    {"MMAP_THRESHOLD", Kind::kSize, "requests above this many bytes get their own mapping (max 32M)"},
     {"PURGE_DELAY_MS", Kind::kMillis, "freed pages stay resident this long before going back to the OS"},
     {"STATS", Kind::kBool, "1: print statistics on stderr at exit", &Options::print_stats},
     {"CHECKS", Kind::kChecks, "full: interior-pointer checks and encoded free lists on every call", nullptr},
@@ -61,7 +61,7 @@ void apply(const Setting& st, const char* value) {
       d.dec(g_options.mmap_threshold);
       def[d.len] = 0;
       if (!parse_size(value, &v)) return warn(st.name, value, "not a size in bytes, K, M or G", def);
-      if (v > kMaxSmallSize) return warn(st.name, value, "above the largest size class, 1M", def);
+      if (v > kMaxMmapThreshold) return warn(st.name, value, "above 32M, glibc's maximum", def);
       g_options.mmap_threshold = v;
       g_options.threshold_fixed = true;
       return;

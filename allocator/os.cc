@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
+
 #include "allocator/config.h"
 
 namespace brkmalloc {
@@ -16,13 +18,17 @@ namespace os {
 
 namespace {
 
+std::atomic<size_t> g_mappings{0};
+
 // Maps size bytes at an address aligned to `align` by over-mapping and trimming both ends.
 void* mmap_aligned(size_t size, size_t align, int prot, int flags) {
   int saved = errno;  // the API decides what errno callers see
   if (align <= kPageSize) {
     void* p = mmap(nullptr, size, prot, flags, -1, 0);
     errno = saved;
-    return p == MAP_FAILED ? nullptr : p;
+    if (p == MAP_FAILED) return nullptr;
+    g_mappings.fetch_add(1, std::memory_order_relaxed);
+    return p;
   }
   size_t span = size + align - kPageSize;
   if (span < size) return nullptr;
@@ -30,9 +36,16 @@ void* mmap_aligned(size_t size, size_t align, int prot, int flags) {
   if (raw == MAP_FAILED) { errno = saved; return nullptr; }
   uintptr_t start = reinterpret_cast<uintptr_t>(raw);
   uintptr_t aligned = align_up(start, align);
-  if (aligned > start) munmap(raw, aligned - start);
   uintptr_t end = aligned + size, raw_end = start + span;
-  if (raw_end > end) munmap(reinterpret_cast<void*>(end), raw_end - end);
+  // A trim can fail (the split would pass vm.max_map_count): then nothing is kept, not a mapping larger
+  // than we account for.
+  if ((aligned > start && munmap(raw, aligned - start) != 0) ||
+      (raw_end > end && munmap(reinterpret_cast<void*>(end), raw_end - end) != 0)) {
+    munmap(raw, span);  // unmapping a part already unmapped is not an error
+    errno = saved;
+    return nullptr;
+  }
+  g_mappings.fetch_add(1, std::memory_order_relaxed);
   errno = saved;
   return reinterpret_cast<void*>(aligned);
 }
@@ -73,10 +86,11 @@ void unmap(void* p, size_t size) {
   errno = saved;
 }
 
-void* remap(void* p, size_t old_size, size_t new_size, void* dest) {
+size_t mappings_created() { return g_mappings.load(std::memory_order_relaxed); }
+
+void* remap(void* p, size_t old_size, size_t new_size) {
   int saved = errno;
-  void* q = dest ? mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dest)
-                 : mremap(p, old_size, new_size, 0);
+  void* q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
   errno = saved;
   return q == MAP_FAILED ? nullptr : q;
 }

@@ -7,8 +7,11 @@
 // - purge: drops the pages but keeps them accessible; the next touch faults in a zero page.
 // - map: a fresh private anonymous read-write mapping, zero-filled, aligned as asked; nullptr on failure.
 // - unmap: munmap.
-// - remap: resizes a mapping in place (dest == nullptr) or moves its pages onto dest, replacing the mapping
-//   there (no copy); nullptr on failure, old mapping intact.
+// - remap: resizes a mapping, in place or by moving its pages wherever the kernel finds room
+//   (MREMAP_MAYMOVE: no copy, and no more address space than the new size); nullptr on failure, old mapping
+//   intact.
+// - mappings_created: how many mappings reserve and map have created (a statistic: the kernel caps a
+//   process's mappings at vm.max_map_count).
 // None of them sets errno for the caller: the API layer sets ENOMEM itself.
 #ifndef BRK_OS_H
 #define BRK_OS_H
@@ -25,7 +28,8 @@ void decommit(void* p, size_t size);
 void purge(void* p, size_t size);
 void* map(size_t size, size_t align);
 void unmap(void* p, size_t size);
-void* remap(void* p, size_t old_size, size_t new_size, void* dest);
+void* remap(void* p, size_t old_size, size_t new_size);
+size_t mappings_created();
 // Bytes of the process resident in memory (from /proc/self/statm); 0 if unreadable.
 size_t resident_bytes();
 // Sleeps while *word == expected, at most timeout_ms (~0: no limit), or until wake(word). May return early.

@@ -15,6 +15,8 @@ namespace {
 constexpr size_t kLeafBytes = sizeof(PageMapLeaf) << kLeafBits;
 static_assert(sizeof(PageMapLeaf) == sizeof(Span*), "a leaf is mapped zeroed: a null entry is all-zero bytes");
 
+PageMapLeaf* g_spare;  // under g_page_map_lock
+
 PageMapLeaf* leaf_for(uintptr_t a, bool create) {
   size_t i = (a >> (kPageShift + kLeafBits)) & ((size_t{1} << kRootBits) - 1);
   PageMapLeaf* leaf = g_page_map[i].load(std::memory_order_acquire);
@@ -23,12 +25,22 @@ PageMapLeaf* leaf_for(uintptr_t a, bool create) {
   leaf = g_page_map[i].load(std::memory_order_relaxed);
   if (!leaf) {
     leaf = static_cast<PageMapLeaf*>(os::map(kLeafBytes, kPageSize));
+    if (!leaf) {  // out of address space: the spare kept for moves that must not fail
+      leaf = g_spare;
+      g_spare = nullptr;
+    }
     if (leaf) g_page_map[i].store(leaf, std::memory_order_release);
   }
   return leaf;
 }
 
 }  // namespace
+
+bool page_map_keep_spare() {
+  LockGuard g(g_page_map_lock);
+  if (!g_spare) g_spare = static_cast<PageMapLeaf*>(os::map(kLeafBytes, kPageSize));
+  return g_spare != nullptr;
+}
 
 bool page_map_prepare(uintptr_t start, size_t bytes) {
   uintptr_t leaf_span = uintptr_t{1} << (kPageShift + kLeafBits);
@@ -37,11 +49,19 @@ bool page_map_prepare(uintptr_t start, size_t bytes) {
   return true;
 }
 
+// One leaf lookup per leaf, then a run of stores: a span of n pages costs n stores, not n root lookups.
 bool page_map_set(uintptr_t start, size_t bytes, Span* s) {
   if (s && !page_map_prepare(start, bytes)) return false;
-  for (uintptr_t a = start; a < start + bytes; a += kPageSize) {
-    PageMapLeaf* leaf = leaf_for(a, false);
-    if (leaf) leaf[(a >> kPageShift) & ((size_t{1} << kLeafBits) - 1)].store(s, std::memory_order_relaxed);
+  constexpr size_t kMask = (size_t{1} << kLeafBits) - 1;
+  uintptr_t end = start + bytes;
+  for (uintptr_t a = start; a < end;) {
+    uintptr_t leaf_end = (a | ((uintptr_t{1} << (kPageShift + kLeafBits)) - 1)) + 1;
+    uintptr_t stop = leaf_end < end ? leaf_end : end;
+    if (PageMapLeaf* leaf = leaf_for(a, false)) {
+      for (size_t i = (a >> kPageShift) & kMask, n = (stop - a + kPageSize - 1) >> kPageShift; n--; ++i)
+        leaf[i].store(s, std::memory_order_relaxed);
+    }
+    a = stop;
   }
   return true;
 }

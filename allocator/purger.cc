@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include "allocator/arena.h"
+#include "allocator/heap.h"
 #include "allocator/options.h"
 #include "allocator/os.h"
 
@@ -20,12 +21,22 @@ std::atomic<int> g_state{kNone};
 // purger reads it before looking at the dirty list, so a bump in between makes its wait return at once.
 uint32_t g_seq;
 std::atomic<bool> g_idle{false};
+std::atomic<bool> g_reclaim{false};  // a heap has pending remote frees
+constexpr uint64_t kReclaimIntervalMs = 10;
 
 void* purger_main(void*) {
   for (;;) {
     uint32_t seq = __atomic_load_n(&g_seq, __ATOMIC_ACQUIRE);
     g_idle.store(true, std::memory_order_seq_cst);
+    bool reclaimed = false;
+    if (g_reclaim.load(std::memory_order_relaxed) && g_reclaim.exchange(false)) {
+      heap_reclaim_all(false);  // heaps busy at the moment are drained by their owners
+      reclaimed = true;
+    }
     uint64_t wait = arena_purge_due();
+    // After a reclaim, stay awake a while: frees to idle heaps come in bursts, and one reclaim per
+    // interval batches them (a remote free then never pays a wake-up).
+    if (reclaimed && wait > kReclaimIntervalMs) wait = kReclaimIntervalMs;
     if (wait != ~uint64_t{0}) g_idle.store(false, std::memory_order_relaxed);
     // Runs freed within a few milliseconds of each other are purged together.
     os::wait_on(&g_seq, seq, wait == ~uint64_t{0} ? wait : wait + 5);
@@ -45,6 +56,12 @@ void purger_request() {
   } else if (st == kNone && g_options.purge_thread && g_options.purge_delay_ms > 0) {
     g_purger_requested.store(true, std::memory_order_relaxed);
   }
+}
+
+void purger_request_reclaim() {
+  if (g_reclaim.load(std::memory_order_relaxed)) return;
+  g_reclaim.store(true, std::memory_order_relaxed);
+  purger_request();
 }
 
 void purger_start_slow() {

@@ -68,7 +68,7 @@ void runtime_init_late() {
 namespace {
 
 void store_threshold(size_t bytes) {
-  if (bytes > kMaxSmallSize) bytes = kMaxSmallSize;
+  if (bytes > kMaxMmapThreshold) bytes = kMaxMmapThreshold;
   __atomic_store_n(&g_options.mmap_threshold, bytes, __ATOMIC_RELAXED);
   __atomic_store_n(&g_small_bound, small_bound_for(bytes), __ATOMIC_RELAXED);
 }
@@ -82,7 +82,7 @@ void set_mmap_threshold(size_t bytes) {
 }
 
 void raise_mmap_threshold(size_t bytes) {
-  if (__atomic_load_n(&g_options.threshold_fixed, __ATOMIC_RELAXED) || bytes > kMaxSmallSize) return;
+  if (__atomic_load_n(&g_options.threshold_fixed, __ATOMIC_RELAXED) || bytes > kMaxMmapThreshold) return;
   // Only upwards; a racing mallopt wins (it is stored after, or the fixed flag is seen next time).
   size_t cur = mmap_threshold();
   while (bytes > cur && !__atomic_compare_exchange_n(&g_options.mmap_threshold, &cur, bytes, true,

@@ -19,10 +19,10 @@ BRK_INLINE void runtime_init() {
   if (BRK_UNLIKELY(!__atomic_load_n(&g_runtime_ready, __ATOMIC_ACQUIRE))) runtime_init_slow();
 }
 void runtime_init_late();
-// Sets the threshold (clamped to the largest class) and fixes it, as glibc's mallopt does.
+// Sets the threshold (clamped to kMaxMmapThreshold) and fixes it, as glibc's mallopt does.
 void set_mmap_threshold(size_t bytes);
 // glibc's dynamic threshold: when a block that got its own mapping is freed and the threshold was never
-// set explicitly, blocks up to its size come from size classes from then on (up to the largest class),
+// set explicitly, blocks up to its size come from size classes from then on (up to kMaxMmapThreshold, 32 MiB, as glibc),
 // so a program that churns blocks of one size does not pay mmap, munmap and page faults for each.
 void raise_mmap_threshold(size_t bytes);
 

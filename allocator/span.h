@@ -2,12 +2,11 @@
 // mapping (kLarge), or free pages of an arena (kFree). Its metadata lives apart from the pages (meta.cc),
 // so a program that overruns a block cannot rewrite it; the page map finds it from any address.
 //
-// Invariants of a small span:
-// - only the owner heap's thread touches free/used/full/limit/next/prev; other threads hand blocks back
-//   through the owner's inbox (heap.h), never by writing here;
-// - used counts blocks not on `free`, including blocks waiting in an inbox, so a span with used == 0 has
-//   every block on its free list or in its never-used tail (beyond limit);
-// - a freed block's first word is the encoded link, its second word its free mark (see Block).
+// Invariants of a small span (who may touch which field: heap.h):
+// - used counts blocks handed out and not freed by the owner; rfreed counts blocks freed by other threads
+//   and collected (on `collected`); live blocks = used - rfreed - blocks still pending on thread_free;
+// - a freed block's first word is the encoded link, its second word its mark: free_mark on a free or
+//   collected list, remote_mark (free_mark with bit 0 flipped) while pending on thread_free.
 #ifndef BRK_SPAN_H
 #define BRK_SPAN_H
 
@@ -24,7 +23,7 @@ enum SpanKind : uint8_t { kFree = 0, kSmall = 1, kLarge = 2 };
 // address outside the span and is caught the next time the list is used, instead of steering malloc to it.
 struct Block {
   uintptr_t link;
-  uintptr_t mark;  // free_mark(b) while on a free list, remote_mark(b) while in an inbox
+  uintptr_t mark;  // free_mark(b) while on a free or collected list, remote_mark(b) while pending
 };
 
 struct Secrets {
@@ -56,49 +55,72 @@ BRK_INLINE Block* decode_link(const Block* at) {
   return g_full_checks ? decode_link_as<true>(at) : decode_link_as<false>(at);
 }
 BRK_INLINE uintptr_t free_mark(const Block* b) { return g_secrets.mark ^ reinterpret_cast<uintptr_t>(b); }
-BRK_INLINE uintptr_t remote_mark(const Block* b) { return free_mark(b) ^ 0x5a5a5a5a5a5a5a5aull; }
+// One bit apart, so that "free in any way" is one compare: (mark ^ free_mark(b)) <= 1.
+BRK_INLINE uintptr_t remote_mark(const Block* b) { return free_mark(b) ^ 1; }
+BRK_INLINE bool marked_free(const Block* b) { return (b->mark ^ free_mark(b)) <= 1; }
 
 // 128-byte aligned: records sit side by side in meta.cc's chunks, and two threads' current spans must not
 // share a cache line (or an adjacent-line prefetch pair), or every malloc/free of one thread would steal
 // the other's line. (A precaution: the 2x gap on bench cache-thrash turned out to have another cause.)
 struct alignas(128) Span {
-  // Hot: malloc and free touch only this first cache line.
+  // Hot: malloc and free of the owner touch only this first cache line.
   Block* free;          // blocks ready to hand out
   uintptr_t start;      // first block (small) or the user pointer (large)
   Heap* owner;          // small: the heap that may use free/used; others: nullptr
   uint32_t limit;       // bytes of blocks handed out at least once; offsets below it are in a block
   uint32_t block_size;
   uint64_t div_magic;   // offset -> block index by multiply (size_classes.h)
-  uint32_t used;
+  uint32_t used;        // relaxed atomic: written by the owner only, read by reclaimers
+  uint32_t event_used;  // relaxed atomic: the owner's free calls heap_span_event when used falls to this
+  uint32_t rfreed;      // under the owner heap's lock
   uint8_t full;         // on the owner's full list
   SpanKind kind;
   uint8_t cls;
-  uint8_t dirty;        // free span: pages may be resident
-  uint8_t in_arena;     // large: served from arena pages because mmap failed (address space exhausted)
+  uint8_t dirty;        // free span: pages may be resident; handed out: pages may hold old data
+  uint8_t in_arena;     // large: an arena run rather than a mapping of its own
   // Cold.
   uintptr_t base;       // first page of the span (large: of the mapping)
   size_t bytes;         // length of the span (large: of the mapping)
   Span* next;           // in the owner's class list, or an arena bin
   Span* prev;
-  Span* dirty_next;     // free spans: the arena's purge queue, oldest first
-  Span* dirty_prev;
-  uint64_t freed_ms;    // free spans: when the pages became free
-  size_t requested;     // large: the size asked for (for statistics)
+  union {
+    struct {              // free runs (arena.cc)
+      Span* dirty_next;   // the purge queue, oldest first
+      Span* dirty_prev;
+      uint64_t freed_ms;  // when the pages became free
+    };
+    struct {              // small spans (heap.cc)
+      Block* thread_free;  // atomic: blocks freed by other threads, pending
+      Span* remote_next;   // in the owner heap's remote_spans list while thread_free is not empty
+      Block* collected;    // under the owner's lock: pending blocks taken off thread_free
+    };
+  };
+  union {
+    size_t requested;       // large: the size asked for (for statistics)
+    Block* collected_tail;  // small
+  };
 };
 static_assert(sizeof(Span) == 128, "one record per 128-byte pair of cache lines");
 
-// An intrusive doubly linked list of spans (through next/prev).
+// An intrusive doubly linked list of spans (through next/prev), with a tail for FIFO use.
 struct SpanList {
   Span* head = nullptr;
+  Span* tail = nullptr;
   void push(Span* s) {
     s->prev = nullptr;
     s->next = head;
-    if (head) head->prev = s;
+    if (head) head->prev = s; else tail = s;
     head = s;
+  }
+  void push_back(Span* s) {
+    s->next = nullptr;
+    s->prev = tail;
+    if (tail) tail->next = s; else head = s;
+    tail = s;
   }
   void remove(Span* s) {
     if (s->prev) s->prev->next = s->next; else head = s->next;
-    if (s->next) s->next->prev = s->prev;
+    if (s->next) s->next->prev = s->prev; else tail = s->prev;
     s->next = s->prev = nullptr;
   }
   Span* pop() {

@@ -19,7 +19,7 @@ void add_span(const Span* s, void* ctx) {
   ClassStats& c = pc[s->cls];
   c.spans++;
   // Read without the owner's cooperation: a statistic, exact when the program is quiet.
-  c.blocks_used += __atomic_load_n(&s->used, __ATOMIC_RELAXED);
+  c.blocks_used += __atomic_load_n(&s->used, __ATOMIC_RELAXED) - s->rfreed;
   c.blocks_capacity += kClasses.info[s->cls].capacity;
 }
 
@@ -41,7 +41,7 @@ void stats_collect(brk_stats* out, ClassStats* per_class) {
   st.arena_break = as.below_break;
   st.dirty = as.dirty_bytes;
   st.purged = as.purged_bytes;
-  st.mapped = (as.below_break - (as.free_bytes - as.dirty_bytes)) + ls.bytes + meta_mapped_bytes();
+  st.mapped = (as.below_break - (as.free_bytes - as.dirty_bytes)) + ls.mapped_bytes + meta_mapped_bytes();
   st.resident = os::resident_bytes();
   st.thread_heaps = heap_count();
   *out = st;

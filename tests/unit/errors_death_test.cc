@@ -83,7 +83,7 @@ TEST(ErrorsDeathTest, DoubleFreeSmallAfterOtherActivity) {
 }
 
 TEST(ErrorsDeathTest, DoubleFreeFromAnotherThread) {
-  // Thread A allocates; the main thread frees twice: the second free finds the block waiting in A's inbox.
+  // Thread A allocates; the main thread frees twice: the second free finds the block pending on its span's remote list.
   void* p = nullptr;
   std::thread([&] { p = brk_malloc(80); }).join();
   brk_free(p);

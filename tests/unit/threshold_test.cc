@@ -1,6 +1,6 @@
 // The dynamic mmap threshold (runtime.h, as glibc's): in a fresh process whose threshold was never set,
-// freeing a block that had its own mapping raises the threshold to that block's size (never beyond the
-// largest class, never for a block that was large only because of its alignment); once the threshold is
+// freeing a block that had its own mapping raises the threshold to that block's size (never beyond
+// kMaxMmapThreshold, 32 MiB, as glibc, never for a block that was large only because of its alignment); once the threshold is
 // set explicitly, it stays where it was set. One test, because the steps depend on each other.
 #include <gtest/gtest.h>
 #include <string.h>
@@ -28,8 +28,9 @@ TEST(Threshold, RisesOnFreeOfAMappedBlockUntilSetExplicitly) {
   brk_free(aligned);
   EXPECT_EQ(brk_mmap_threshold(), t0);
 
-  // Above the largest class: it keeps its own mapping, and the threshold cannot follow it.
-  void* huge = brk_malloc(kMaxSmallSize * 2);
+  // Above glibc's maximum dynamic threshold (32 MiB): it keeps its own mapping, and the threshold cannot
+  // follow it.
+  void* huge = brk_malloc(kMaxMmapThreshold * 2);
   ASSERT_NE(huge, nullptr);
   brk_free(huge);
   EXPECT_EQ(brk_mmap_threshold(), t0);
@@ -46,6 +47,21 @@ TEST(Threshold, RisesOnFreeOfAMappedBlockUntilSetExplicitly) {
   EXPECT_EQ(kind_of(q), kSmall) << "the same size now comes from a size class";
   memset(q, 0x5A, n);
   brk_free(q);
+
+  // Above the largest class too: a freed 2 MiB mapping raises the threshold, and the next 2 MiB block is an
+  // arena run, whose pages are kept for reuse after free.
+  const size_t big = size_t{2} << 20;
+  void* b = brk_malloc(big);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(page_map_lookup(b)->in_arena, 0) << "mapped before the rise";
+  brk_free(b);
+  EXPECT_EQ(brk_mmap_threshold(), big);
+  b = brk_malloc(big);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(kind_of(b), kLarge);
+  EXPECT_EQ(page_map_lookup(b)->in_arena, 1) << "an arena run after the rise";
+  memset(b, 0x5A, big);
+  brk_free(b);
 
   // An explicit setting fixes the threshold: a freed mapping no longer moves it.
   brk_set_mmap_threshold(t0);
