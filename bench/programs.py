@@ -192,6 +192,8 @@ class Redis(Program):
             if server.poll() is None:
                 if pid:
                     os.kill(pid, signal.SIGKILL)  # the server's own PID, never a name
+                else:  # PID not known yet: bench/spawn's alarm handler kills its child (the server) by PID
+                    server.send_signal(signal.SIGALRM)
                 server.wait()
             kv = launch.parse_kv(open(res).read()) if os.path.exists(res) else {}
             proof = bindings_proof(dbg, preload)
