@@ -196,6 +196,14 @@ def targets(ctx, agg, trat, rrat):
     return out
 
 
+def log_labels(ax):
+    """Plain numbers on a log axis; minor ticks labelled only when the range is under a decade (else they crowd)."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    lo, hi = ax.get_ylim()
+    ax.yaxis.set_minor_formatter(ScalarFormatter() if lo > 0 and hi / lo < 10 else NullFormatter())
+
+
 def plots(out, ctx, agg, trat):
     try:
         import matplotlib
@@ -208,21 +216,24 @@ def plots(out, ctx, agg, trat):
     width = 0.8 / max(1, len(names))
 
     def bars(fname, values, ylabel, title, logy=False, line=None):
-        fig, ax = plt.subplots(figsize=(max(8, len(ws) * 1.1), 4.8))
-        for i, a in enumerate(names):
-            xs = [j + i * width for j in range(len(ws))]
-            ax.bar(xs, [values.get((w, a), 0) or 0 for w in ws], width, label=a)
-        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(ws))])
-        ax.set_xticklabels(ws, rotation=30, ha="right")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        if logy:
-            ax.set_yscale("log")
-            from matplotlib.ticker import ScalarFormatter
-            ax.yaxis.set_major_formatter(ScalarFormatter())
-        if line:
-            ax.axhline(line, color="grey", linestyle="--", linewidth=0.8)
-        ax.legend(fontsize=8, ncol=3)
+        per = 12  # workloads per panel: more rows of panels rather than one very wide figure
+        chunks = [ws[k:k + per] for k in range(0, len(ws), per)]
+        fig, axes = plt.subplots(len(chunks), 1, figsize=(max(8, min(len(ws), per) * 1.1), 4.8 * len(chunks)),
+                                 squeeze=False)
+        for ax, part in zip(axes[:, 0], chunks):
+            for i, a in enumerate(names):
+                xs = [j + i * width for j in range(len(part))]
+                ax.bar(xs, [values.get((w, a), 0) or 0 for w in part], width, label=a)
+            ax.set_xticks([j + 0.4 - width / 2 for j in range(len(part))])
+            ax.set_xticklabels(part, rotation=30, ha="right")
+            ax.set_ylabel(ylabel)
+            if logy:
+                ax.set_yscale("log")
+                log_labels(ax)
+            if line:
+                ax.axhline(line, color="grey", linestyle="--", linewidth=0.8)
+            ax.legend(fontsize=8, ncol=3)
+        axes[0, 0].set_title(title)
         fig.tight_layout()
         fig.savefig(os.path.join(out, fname), dpi=110)
         plt.close(fig)
@@ -275,9 +286,7 @@ def programs_plot(plt, out, ctx, agg, trat):
         ax.set_title(title)
         if key == "time":
             ax.set_yscale("log")
-            from matplotlib.ticker import ScalarFormatter
-            ax.yaxis.set_major_formatter(ScalarFormatter())
-            ax.yaxis.set_minor_formatter(ScalarFormatter())
+            log_labels(ax)
             ax.axhline(1.25, color="grey", linestyle="--", linewidth=0.8)
         ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
