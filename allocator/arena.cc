@@ -132,13 +132,18 @@ Span* free_right(const Arena* a, uintptr_t end, uint8_t dirty) {
   return r && r->kind == kFree && r->dirty == dirty && r->base == end ? r : nullptr;
 }
 
-// Makes r (base, bytes and dirty set) a free run: merged with its neighbours in the same state, binned,
-// queued for purging if dirty. Returns the record that holds the merged run.
-Span* insert_free(const Arena* a, Span* r, uint64_t now) {
+// A record that held a span (or none) now describes free pages.
+Span* become_free(Span* r) {
   r->kind = kFree;
   r->owner = nullptr;
   r->full = 0;
   r->in_arena = 0;
+  return r;
+}
+
+// Makes free record r (base, bytes and dirty set) a free run: merged with its neighbours in the same state,
+// binned, queued for purging if dirty. Returns the record that holds the merged run.
+Span* insert_free(const Arena* a, Span* r, uint64_t now) {
   Span* neighbours[2] = {free_left(a, r->base, r->dirty), free_right(a, r->base + r->bytes, r->dirty)};
   for (Span* nb : neighbours) {
     if (!nb) continue;
@@ -211,7 +216,7 @@ uintptr_t grow(size_t n, size_t align, Span** gap, uint64_t now) {
         g->base = old;
         g->bytes = lead;
         g->dirty = 0;
-        insert_free(a, g, now);
+        insert_free(a, become_free(g), now);
       }
       return start;
     }
@@ -344,7 +349,7 @@ void arena_free(Span* s) {
   uintptr_t base = s->base;
   size_t bytes = s->bytes;
   s->dirty = 1;
-  Span* run = insert_free(arena_of(base), s, os::now_ms());
+  Span* run = insert_free(arena_of(base), become_free(s), os::now_ms());
   if (every_page) page_map_set(base, bytes, run);
   purge_locked(g_options.purge_delay_ms == 0);
   if (g_dirty_head) purger_request();
@@ -362,7 +367,7 @@ bool arena_resize(Span* s, size_t pages) {
     t->dirty = 1;
     s->bytes = bytes;
     map_ends(s, s);
-    insert_free(a, t, os::now_ms());
+    insert_free(a, become_free(t), os::now_ms());
     purge_locked(g_options.purge_delay_ms == 0);
     if (g_dirty_head) purger_request();
     return true;
@@ -374,10 +379,16 @@ bool arena_resize(Span* s, size_t pages) {
     if (!extend_break(a, need)) return false;
   } else {
     Span* r = page_map_lookup(reinterpret_cast<void*>(end));
-    if (!r || r->kind != kFree || r->base != end || r->bytes < need) return false;
+    if (!r || r->kind != kFree || r->base != end) return false;
+    size_t from_run = need;
+    if (r->bytes < need) {
+      // A free run up to the break: take all of it, and the rest from the break.
+      if (r->base + r->bytes != a->brk || !extend_break(a, need - r->bytes)) return false;
+      from_run = r->bytes;
+    }
     Span* none = nullptr;
     Span piece{};
-    take_from(r, end, need >> kPageShift, &piece, &none, 0);
+    take_from(r, end, from_run >> kPageShift, &piece, &none, 0);
     s->dirty |= piece.dirty;
   }
   s->bytes = bytes;

@@ -52,6 +52,16 @@ struct brk_stats {
   size_t purged;          /* bytes returned to the OS so far (madvise, munmap, lowering the break) */
   size_t large_count;     /* live large mappings */
   size_t thread_heaps;    /* heaps created (one per thread that allocated; reused after thread exit) */
+  /* The figures of glibc's mallinfo2 and malloc_stats (README "Statistics"): */
+  size_t arena_held;        /* arena memory held: small spans, large blocks in arena runs, freed pages not
+                               yet returned (purged or never-used pages excluded) */
+  size_t arena_in_use;      /* of which in live blocks (small blocks as their classes count them, arena runs) */
+  size_t arena_free;        /* the rest: free blocks, span tails, freed pages not yet returned */
+  size_t free_blocks;       /* free blocks inside small spans plus free runs */
+  size_t own_mappings;      /* large blocks with a mapping of their own */
+  size_t own_mapping_bytes; /* their bytes */
+  size_t max_own_mappings;  /* highest own_mappings seen by any statistics call (a lower bound of the peak) */
+  size_t max_own_mapping_bytes; /* likewise for own_mapping_bytes */
 };
 BRK_API void brk_get_stats(struct brk_stats* out) BRK_NOEXCEPT;
 /* Writes a human-readable report (totals and per size class) to the file descriptor, without allocating. */

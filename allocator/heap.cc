@@ -112,14 +112,15 @@ void take_collected(Span* s) {
   s->free = s->collected;
   s->collected = s->collected_tail = nullptr;
   __atomic_store_n(&s->used, s->used - s->rfreed, __ATOMIC_RELAXED);
-  s->rfreed = 0;
+  __atomic_store_n(&s->rfreed, 0u, __ATOMIC_RELAXED);
 }
 
 // Re-decides a non-current span's place once its live count fell (under h->lock; by the owner or a
 // reclaimer). Live blocks of a non-current span only ever decrease, so a decision taken on a stale count
 // stays right.
-// `own`: the caller is the heap's owner (or the heap has none), so it may change current[].
-void span_settle(Heap* h, Span* s, bool own) {
+// `own`: the caller is the heap's owner (or the heap has none), so it may change current[]. True when s
+// went back to the arena (its record may then be reused at once: the caller must not read it).
+bool span_settle(Heap* h, Span* s, bool own) {
   unsigned cls = s->cls;
   if (s == h->current[cls]) {
     if (own && capacity_of(s) == 1 && live_of(s) == 0) {
@@ -134,12 +135,12 @@ void span_settle(Heap* h, Span* s, bool own) {
       }
     }
     arm(h, s);
-    return;
+    return false;
   }
   uint32_t live = live_of(s), cap = capacity_of(s);
   if (live == 0) {
     span_release(h, s);
-    return;
+    return true;
   }
   if (s->full && cap - live >= reuse_quota(cap)) {
     h->full[cls].remove(s);
@@ -147,6 +148,7 @@ void span_settle(Heap* h, Span* s, bool own) {
     h->avail[cls].push_back(s);
   }
   arm(h, s);
+  return false;
 }
 
 // Takes every pending remote free of h onto its spans' collected lists (under h->lock). Returns spans
@@ -157,7 +159,8 @@ size_t drain_remote(Heap* h, bool own) {
   size_t released = 0;
   while (Span* s = list) {
     list = s->remote_next;  // read before the exchange below lets a freer queue s again
-    Block* b = __atomic_exchange_n(&s->thread_free, nullptr, __ATOMIC_ACQUIRE);
+    // Acquire the blocks' links; release our read of remote_next to the freer that queues s next.
+    Block* b = __atomic_exchange_n(&s->thread_free, nullptr, __ATOMIC_ACQ_REL);
     uint32_t n = 0;
     while (b) {
       Block* next = decode_link(b);
@@ -168,9 +171,8 @@ size_t drain_remote(Heap* h, bool own) {
       b = next;
       ++n;
     }
-    s->rfreed += n;
-    span_settle(h, s, own);
-    released += s->kind == kFree;
+    __atomic_store_n(&s->rfreed, s->rfreed + n, __ATOMIC_RELAXED);  // statistics read it without the lock
+    released += span_settle(h, s, own);
   }
   return released;
 }
@@ -265,7 +267,7 @@ void remote_free(Span* s, Block* b) {
   Block* head = __atomic_load_n(&s->thread_free, __ATOMIC_RELAXED);
   do {
     b->link = encode_link(head, b);
-  } while (!__atomic_compare_exchange_n(&s->thread_free, &head, b, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+  } while (!__atomic_compare_exchange_n(&s->thread_free, &head, b, true, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
   if (head) return;
   Span* top = h->remote_spans.load(std::memory_order_relaxed);
   do {

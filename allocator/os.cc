@@ -95,6 +95,17 @@ void* remap(void* p, size_t old_size, size_t new_size) {
   return q == MAP_FAILED ? nullptr : q;
 }
 
+bool advise_hugepages(void* p, size_t size) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;  // x86-64's transparent huge page
+  uintptr_t start = align_up(reinterpret_cast<uintptr_t>(p), kHuge);
+  uintptr_t end = (reinterpret_cast<uintptr_t>(p) + size) & ~(kHuge - 1);
+  if (end <= start) return false;
+  int saved = errno;
+  bool ok = madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE) == 0;
+  errno = saved;
+  return ok;
+}
+
 void wait_on(const uint32_t* word, uint32_t expected, uint64_t timeout_ms) {
   int saved = errno;
   struct timespec ts = {time_t(timeout_ms / 1000), long(timeout_ms % 1000) * 1000000};

@@ -7,6 +7,8 @@
 // - purge: drops the pages but keeps them accessible; the next touch faults in a zero page.
 // - map: a fresh private anonymous read-write mapping, zero-filled, aligned as asked; nullptr on failure.
 // - unmap: munmap.
+// - advise_hugepages: asks for transparent huge pages (MADV_HUGEPAGE) on the 2 MiB-aligned whole huge
+//   pages inside [p, p + size); the rest is left alone. false if there are none or the kernel refuses.
 // - remap: resizes a mapping, in place or by moving its pages wherever the kernel finds room
 //   (MREMAP_MAYMOVE: no copy, and no more address space than the new size); nullptr on failure, old mapping
 //   intact.
@@ -30,6 +32,7 @@ void* map(size_t size, size_t align);
 void unmap(void* p, size_t size);
 void* remap(void* p, size_t old_size, size_t new_size);
 size_t mappings_created();
+bool advise_hugepages(void* p, size_t size);
 // Bytes of the process resident in memory (from /proc/self/statm); 0 if unreadable.
 size_t resident_bytes();
 // Sleeps while *word == expected, at most timeout_ms (~0: no limit), or until wake(word). May return early.

@@ -20,6 +20,13 @@ Writer& Writer::dec(size_t v) {
   return *this;
 }
 
+Writer& Writer::dec(size_t v, unsigned width) {
+  unsigned digits = 1;
+  for (size_t t = v; t >= 10; t /= 10) digits++;
+  for (; width > digits && len < cap; width--) buf[len++] = ' ';
+  return dec(v);
+}
+
 Writer& Writer::hex(size_t v) {
   char tmp[20];
   int n = 0;

@@ -19,6 +19,7 @@ struct Writer {
   size_t len = 0;
   Writer& str(const char* s);
   Writer& dec(size_t v);
+  Writer& dec(size_t v, unsigned width);  // right-aligned in `width` columns, as printf's %10u
   Writer& hex(size_t v);
   void flush(int fd);  // writes what is buffered and empties the buffer
 };

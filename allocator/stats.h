@@ -11,11 +11,12 @@
 namespace brkmalloc {
 
 struct ClassStats {
-  size_t spans, blocks_used, blocks_capacity;
+  size_t spans, bytes, blocks_used, blocks_capacity;
 };
 
 void stats_collect(brk_stats* out, ClassStats* per_class /* kNumClasses entries, or nullptr */);
-// Human-readable report to a file descriptor, without allocating.
+// malloc_stats's report to a file descriptor, without allocating and with cancellation disabled: glibc's
+// lines first (in its format), then ours.
 void stats_print(int fd);
 // malloc_info's XML to a stdio stream.
 int stats_xml(FILE* f);

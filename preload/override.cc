@@ -1,15 +1,14 @@
-// The override: every allocation entry point glibc and libstdc++ export, each forwarding to the
-// prefixed API in allocator/brkmalloc.h. The core knows nothing of these names; this file knows nothing
-// of the core's insides. Built into libbrkmalloc.so (LD_PRELOAD; exports limited by exports.map) and
-// libbrkmalloc.a (static linking; it also defines glibc's internal malloc.o names so that a `-static`
-// program never pulls glibc's malloc in beside ours).
+// The C entry points: every allocation function glibc exports, each forwarding to the prefixed API in
+// allocator/brkmalloc.h (the C++ operators are in cxx_operators.cc). The core knows nothing of these names;
+// this file knows nothing of the core's insides. Built without exceptions (preload/BUILD), so it needs no
+// C++ runtime. Part of libbrkmalloc.so (LD_PRELOAD; exports limited by exports.map) and libbrkmalloc.a
+// (static linking; it also defines glibc's internal malloc.o names so that a `-static` program never pulls
+// glibc's malloc in beside ours).
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-#include <new>
 
 #include "allocator/brkmalloc.h"
 
@@ -32,23 +31,27 @@ BRK_EXPORT void free_sized(void* p, size_t n) noexcept { brk_free_sized(p, n); }
 BRK_EXPORT void free_aligned_sized(void* p, size_t a, size_t n) noexcept { brk_free_aligned_sized(p, a, n); }
 BRK_EXPORT int malloc_trim(size_t pad) noexcept { return brk_trim(pad); }
 
-BRK_EXPORT int mallopt(int param, int value) noexcept {
-  if (param == M_MMAP_THRESHOLD) {
-    if (value < 0 || size_t(value) > BRK_MAX_MMAP_THRESHOLD) return 0;
-    brk_set_mmap_threshold(size_t(value));
-  }
-  return 1;  // other glibc tunables have no meaning here; accepted as glibc accepts them
-}
+// glibc's parameters and answers; the settings live in the core's options table (allocator/options.cc).
+namespace brkmalloc { int options_mallopt(int param, int value); }
+BRK_EXPORT int mallopt(int param, int value) noexcept { return brkmalloc::options_mallopt(param, value); }
 
+// glibc's meaning of every field, for one arena holding all of brkmalloc's memory that has no mapping
+// of its own: arena = bytes obtained from the system and still held (purged pages excluded) =
+// uordblks + fordblks; ordblks = free chunks (free blocks inside spans, free runs); hblks/hblkhd = blocks
+// with their own mapping and their bytes; uordblks = bytes in live blocks of the arena (small blocks as
+// their size classes count them, large blocks in arena runs); fordblks = free bytes held; keepcost = what
+// malloc_trim would give back now (freed pages not yet returned). smblks, fsmblks (fastbins) and usmblks
+// (always 0 in glibc) have no counterpart.
 BRK_EXPORT struct mallinfo2 mallinfo2() noexcept {
   brk_stats st;
   brk_get_stats(&st);
   struct mallinfo2 mi = {};
-  mi.arena = st.arena_break;
-  mi.hblks = st.large_count;
-  mi.hblkhd = st.large_allocated;
-  mi.uordblks = st.allocated - st.large_allocated;
-  mi.fordblks = st.arena_break > mi.uordblks ? st.arena_break - mi.uordblks : 0;
+  mi.arena = st.arena_held;
+  mi.ordblks = st.free_blocks;
+  mi.hblks = st.own_mappings;
+  mi.hblkhd = st.own_mapping_bytes;
+  mi.uordblks = st.arena_in_use;
+  mi.fordblks = st.arena_free;
   mi.keepcost = st.dirty;
   return mi;
 }
@@ -57,6 +60,7 @@ BRK_EXPORT struct mallinfo mallinfo() noexcept {
   struct mallinfo2 m = mallinfo2();
   struct mallinfo mi = {};
   mi.arena = int(m.arena);
+  mi.ordblks = int(m.ordblks);
   mi.hblks = int(m.hblks);
   mi.hblkhd = int(m.hblkhd);
   mi.uordblks = int(m.uordblks);
@@ -68,11 +72,9 @@ BRK_EXPORT struct mallinfo mallinfo() noexcept {
 BRK_EXPORT void malloc_stats() noexcept { brk_print_stats(2); }
 
 namespace brkmalloc { int stats_xml(FILE* f); }
+// As glibc: an unknown option is the return value EINVAL, with errno left alone.
 BRK_EXPORT int malloc_info(int options, FILE* f) noexcept {
-  if (options != 0) {
-    errno = EINVAL;
-    return -1;
-  }
+  if (options != 0) return EINVAL;
   return brkmalloc::stats_xml(f);
 }
 
@@ -112,75 +114,3 @@ BRK_EXPORT void __malloc_fork_unlock_parent() noexcept {}
 BRK_EXPORT void __malloc_fork_unlock_child() noexcept {}
 BRK_EXPORT void __malloc_arena_thread_freeres() noexcept {}  // thread exit is handled by brkmalloc's key
 BRK_EXPORT void* __glibc_morecore(ptrdiff_t) noexcept { return nullptr; }  // brkmalloc never moves brk
-
-// ---- C++ operators ----------------------------------------------------------------------------------
-// One template serves every new: plain/aligned x throwing/nothrow. On failure it calls the new-handler
-// until it succeeds or there is none, then throws std::bad_alloc (or returns nullptr for nothrow).
-namespace {
-
-template <bool kNothrow>
-__attribute__((noinline)) void* new_retry(size_t n, size_t align) {
-  for (;;) {
-    std::new_handler handler = std::get_new_handler();
-    if (!handler) {
-      if (kNothrow) return nullptr;
-      throw std::bad_alloc();
-    }
-    if (kNothrow) {
-      try {
-        handler();
-      } catch (const std::bad_alloc&) {
-        return nullptr;
-      }
-    } else {
-      handler();
-    }
-    void* p = align ? brk_aligned_alloc(align, n) : brk_malloc(n);
-    if (p) return p;
-  }
-}
-
-template <bool kNothrow>
-inline void* cpp_new(size_t n) {
-  void* p = brk_malloc(n);
-  return __builtin_expect(p != nullptr, 1) ? p : new_retry<kNothrow>(n, 0);
-}
-
-template <bool kNothrow>
-inline void* cpp_new_aligned(size_t n, std::align_val_t a) {
-  void* p = brk_aligned_alloc(size_t(a), n);
-  return __builtin_expect(p != nullptr, 1) ? p : new_retry<kNothrow>(n, size_t(a));
-}
-
-}  // namespace
-
-#define BRK_CPP __attribute__((visibility("default")))
-BRK_CPP void* operator new(size_t n) { return cpp_new<false>(n); }
-BRK_CPP void* operator new[](size_t n) { return cpp_new<false>(n); }
-BRK_CPP void* operator new(size_t n, const std::nothrow_t&) noexcept { return cpp_new<true>(n); }
-BRK_CPP void* operator new[](size_t n, const std::nothrow_t&) noexcept { return cpp_new<true>(n); }
-BRK_CPP void* operator new(size_t n, std::align_val_t a) { return cpp_new_aligned<false>(n, a); }
-BRK_CPP void* operator new[](size_t n, std::align_val_t a) { return cpp_new_aligned<false>(n, a); }
-BRK_CPP void* operator new(size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return cpp_new_aligned<true>(n, a);
-}
-BRK_CPP void* operator new[](size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return cpp_new_aligned<true>(n, a);
-}
-
-BRK_CPP void operator delete(void* p) noexcept { brk_free(p); }
-BRK_CPP void operator delete[](void* p) noexcept { brk_free(p); }
-BRK_CPP void operator delete(void* p, const std::nothrow_t&) noexcept { brk_free(p); }
-BRK_CPP void operator delete[](void* p, const std::nothrow_t&) noexcept { brk_free(p); }
-BRK_CPP void operator delete(void* p, size_t n) noexcept { brk_free_sized(p, n); }
-BRK_CPP void operator delete[](void* p, size_t n) noexcept { brk_free_sized(p, n); }
-BRK_CPP void operator delete(void* p, std::align_val_t) noexcept { brk_free(p); }
-BRK_CPP void operator delete[](void* p, std::align_val_t) noexcept { brk_free(p); }
-BRK_CPP void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { brk_free(p); }
-BRK_CPP void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { brk_free(p); }
-BRK_CPP void operator delete(void* p, size_t n, std::align_val_t a) noexcept {
-  brk_free_aligned_sized(p, size_t(a), n);
-}
-BRK_CPP void operator delete[](void* p, size_t n, std::align_val_t a) noexcept {
-  brk_free_aligned_sized(p, size_t(a), n);
-}

@@ -12,6 +12,7 @@ packages=(
   valgrind time procps coreutils                     # instruction counts, peak RSS
   redis-server redis-tools rocksdb-tools sqlite3     # real programs of the comparison (bench/programs.py)
   xz-utils binutils                                  # ... xz; nm for the allocator proof
+  cmake pkg-config                                   # install test: builds against the installed files
 )
 
 sudo=""

@@ -1,9 +1,10 @@
 #!/bin/bash
 # Static-link test outside Bazel's rules: compiles static_prog.c with the system `cc` and links it with
-# libbrkmalloc.a the way README.md tells users to, then runs it (the program checks malloc_info's identity,
+# libbrkmalloc.a the way README.md tells users to, with the C driver and no -lstdc++ (the archive's C++
+# operators refer to libstdc++ weakly only), then runs it (the program checks malloc_info's identity,
 # mallinfo2 counters, malloc_trim, fork and a thread).
 #   whole-archive: dynamic executable, archive linked with -Wl,--whole-archive; malloc must be defined in the
-#                  executable itself (not imported from libc.so.6).
+#                  executable itself (not imported from libc.so.6), and it needs no C++ library.
 #   static:        fully -static; the link must succeed (no "multiple definition of malloc" from glibc's
 #                  malloc.o) and the result must have no program interpreter.
 # Usage: static_link_test.sh <whole-archive|static> <static_prog.c> <libbrkmalloc.a>
@@ -21,7 +22,7 @@ case "$mode" in
   static) static_flag=(-static) ;;
   *) echo "unknown mode $mode"; exit 2 ;;
 esac
-link=(g++ "${static_flag[@]}" "$work/prog.o" -Wl,--whole-archive "$archive" -Wl,--no-whole-archive -lpthread
+link=(cc "${static_flag[@]}" "$work/prog.o" -Wl,--whole-archive "$archive" -Wl,--no-whole-archive -lpthread
       -o "$work/prog")
 echo "+ ${link[*]}"
 if ! "${link[@]}" 2>"$work/link.err"; then
@@ -37,6 +38,11 @@ if [[ "$mode" == whole-archive ]]; then
     echo "FAIL: the executable imports malloc/free from a shared library"; status=1
   fi
   grep -qE ' T malloc$' <<<"$syms" || { echo "FAIL: malloc is not defined in the executable"; status=1; }
+  needed="$(readelf -d "$work/prog" | awk '/\(NEEDED\)/ { print $NF }' | tr -d '[]')"
+  echo "NEEDED: $(tr '\n' ' ' <<<"$needed")"
+  if grep -qvE '^(libc|libpthread)\.so\.[0-9]+$' <<<"$needed"; then
+    echo "FAIL: a C program linked with the archive needs more than libc"; status=1
+  fi
 else
   if grep -q INTERP <<<"$(readelf -l "$work/prog")"; then echo "FAIL: -static output has a program interpreter"; status=1; fi
 fi

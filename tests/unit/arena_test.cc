@@ -311,3 +311,103 @@ TEST_F(Arena, ConcurrentRunsNeverOverlap) {
 
 }  // namespace
 }  // namespace brkmalloc
+
+namespace brkmalloc {
+namespace {
+
+// Free runs of many lengths above 255 pages (the mixed-length bins): a request takes the smallest run
+// that fits, however many runs there are, and the break does not move.
+TEST_F(Arena, BestFitAmongManyLongRuns) {
+  std::vector<Span*> runs, guards;
+  const size_t lengths[] = {300, 700, 420, 1300, 380, 2100, 520};
+  for (int rep = 0; rep < 40; ++rep) {
+    for (size_t n : lengths) {
+      runs.push_back(take(n + rep % 3));
+      guards.push_back(take(1));
+    }
+  }
+  for (Span* s : runs) ASSERT_NE(s, nullptr);
+  std::vector<std::pair<uintptr_t, size_t>> freed;
+  for (Span* s : runs) {
+    freed.emplace_back(s->base, s->bytes);
+    arena_free(s);
+  }
+  EXPECT_EQ(arena_stats().free_runs, runs.size()) << "guards keep every run apart";
+  const size_t below = arena_stats().below_break;
+  for (size_t want : {size_t{390}, size_t{301}, size_t{1000}, size_t{2000}}) {
+    size_t best = ~size_t{0};
+    for (auto& f : freed)
+      if (f.second >= want * kPageSize && f.second < best) best = f.second;
+    Span* s = take(want);
+    ASSERT_NE(s, nullptr);
+    // The chosen run is within the bin's spread (25 %) of the best fit.
+    Span* rest = page_map_lookup(at(s->base + s->bytes));
+    size_t run_bytes = s->bytes + (rest && rest->kind == kFree && rest->base == s->base + s->bytes ? rest->bytes : 0);
+    EXPECT_LE(run_bytes, best + best / 4) << "want " << want;
+    arena_free(s);
+  }
+  EXPECT_EQ(arena_stats().below_break, below);
+  for (Span* g : guards) arena_free(g);
+}
+
+// A run freed next to a purged one stays apart from it: purging again madvises only the new dirty
+// pages, never the ones already given back.
+TEST_F(Arena, NothingPurgedIsPurgedAgain) {
+  Span* a = take(64);
+  Span* b = take(64);
+  Span* guard = take(1);
+  ASSERT_TRUE(a && b && guard);
+  touch(a);
+  touch(b);
+  arena_free(a);
+  ArenaStats s0 = arena_stats();
+  arena_purge(true);
+  ArenaStats s1 = arena_stats();
+  EXPECT_EQ(s1.madvised_bytes - s0.madvised_bytes, 64 * kPageSize);
+  arena_free(b);  // next to the clean run a
+  EXPECT_EQ(arena_stats().dirty_bytes, 64 * kPageSize) << "only b's pages are dirty";
+  arena_purge(true);
+  ArenaStats s2 = arena_stats();
+  EXPECT_EQ(s2.madvised_bytes - s1.madvised_bytes, 64 * kPageSize) << "a was not madvised again";
+  EXPECT_EQ(s2.free_runs, s0.free_runs) << "once clean, the two runs merge";
+  arena_free(guard);
+}
+
+TEST_F(Arena, AlignedRunsSplitOffTheRest) {
+  Span* pad = take(3);  // the break is no longer aligned
+  ASSERT_NE(pad, nullptr);
+  for (size_t align_pages : {size_t{2}, size_t{16}, size_t{512}}) {
+    SCOPED_TRACE(align_pages);
+    Span* s = arena_alloc(5, kLarge, align_pages);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->base % (align_pages * kPageSize), 0u);
+    EXPECT_EQ(s->bytes, 5 * kPageSize);
+    EXPECT_EQ(page_map_lookup(at(s->base)), s);
+    touch(s);
+    arena_free(s);
+  }
+  arena_free(pad);
+}
+
+TEST_F(Arena, ResizeInPlace) {
+  Span* s = take(10);
+  Span* guard = take(1);
+  ASSERT_TRUE(s && guard);
+  touch(s);
+  EXPECT_TRUE(arena_resize(s, 4)) << "shrinking always works";
+  EXPECT_EQ(s->bytes, 4 * kPageSize);
+  EXPECT_EQ(arena_stats().free_bytes, 6 * kPageSize);
+  EXPECT_TRUE(arena_resize(s, 10)) << "the free run after it is taken back";
+  EXPECT_EQ(arena_stats().free_bytes, 0u);
+  EXPECT_FALSE(arena_resize(s, 11)) << "the guard is in the way";
+  EXPECT_EQ(s->bytes, 10 * kPageSize);
+  arena_free(guard);
+  // Now s's end meets a free run that reaches the break, or the break itself.
+  EXPECT_TRUE(arena_resize(s, 40));
+  EXPECT_EQ(page_map_lookup(at(s->base + s->bytes - 1)), s);
+  touch(s);
+  arena_free(s);
+}
+
+}  // namespace
+}  // namespace brkmalloc

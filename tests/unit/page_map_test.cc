@@ -157,3 +157,24 @@ TEST(PageMap, FreedSmallSpanIsNoLongerSmall) {
 
 }  // namespace
 }  // namespace brkmalloc
+
+namespace brkmalloc {
+namespace {
+
+// A range that crosses a leaf boundary (1 GiB) is set on both leaves, and nothing beyond it.
+TEST(PageMap, SetAcrossALeafBoundary) {
+  const uintptr_t leaf_span = uintptr_t{1} << (kPageShift + kLeafBits);
+  const uintptr_t start = (uintptr_t{77} << 36) + leaf_span - 3 * kPageSize;  // far from anything we map
+  Span probe{};
+  ASSERT_TRUE(page_map_set(start, 6 * kPageSize, &probe));
+  for (uintptr_t a = start; a < start + 6 * kPageSize; a += kPageSize)
+    EXPECT_EQ(page_map_lookup(reinterpret_cast<void*>(a)), &probe) << (a - start) / kPageSize;
+  EXPECT_EQ(page_map_lookup(reinterpret_cast<void*>(start - kPageSize)), nullptr);
+  EXPECT_EQ(page_map_lookup(reinterpret_cast<void*>(start + 6 * kPageSize)), nullptr);
+  page_map_set(start, 6 * kPageSize, nullptr);
+  for (uintptr_t a = start; a < start + 6 * kPageSize; a += kPageSize)
+    EXPECT_EQ(page_map_lookup(reinterpret_cast<void*>(a)), nullptr);
+}
+
+}  // namespace
+}  // namespace brkmalloc
