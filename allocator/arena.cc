@@ -44,8 +44,9 @@ size_t bin_of(size_t pages) {
   return kExactBins + (b - 8) * 4 + ((pages >> (b - 2)) & 3);
 }
 
-// Like glibc's trim threshold (twice the mmap threshold), and never below 32 MiB.
+// Like glibc's trim threshold (twice the mmap threshold, or as set), and never below 32 MiB unless set.
 size_t dirty_cap() {
+  if (g_options.trim_set) return g_options.trim_threshold;
   size_t t = 2 * mmap_threshold();
   return t > kMinDirtyCap ? t : kMinDirtyCap;
 }
@@ -167,9 +168,13 @@ Span* insert_free(const Arena* a, Span* r, uint64_t now) {
 bool extend_break(Arena* a, size_t bytes) {
   if (a->end - a->brk < bytes) return false;
   if (a->committed - a->brk < bytes) {
-    size_t step = align_up(bytes - (a->committed - a->brk), kBreakStep);
+    // glibc's top pad: commit that much more than asked (then whole steps).
+    size_t step = align_up(bytes - (a->committed - a->brk) + g_options.top_pad, kBreakStep);
     if (step > a->end - a->committed) step = a->end - a->committed;
     if (!os::commit(reinterpret_cast<void*>(a->committed), step)) return false;
+    // Arenas and steps are 2 MiB-aligned: each step is whole huge pages, which purges of single runs
+    // split (the kernel recombines them later); off unless asked for (glibc.malloc.hugetlb=1).
+    if (g_options.hugepages) os::advise_hugepages(reinterpret_cast<void*>(a->committed), step);
     a->committed += step;
   }
   a->brk += bytes;

@@ -67,7 +67,8 @@ void* mapped_block(size_t size, size_t bytes, size_t align) {
 void* large_alloc(size_t size, size_t align, bool zero) {
   size_t bytes = align_up(size, kPageSize);
   if (bytes < size) return nullptr;
-  bool in_arena = size <= mmap_threshold() && align <= kMaxArenaAlign;
+  // mmap_max 0 (glibc's M_MMAP_MAX): no block gets a mapping of its own.
+  bool in_arena = (size <= mmap_threshold() || g_options.mmap_max <= 0) && align <= kMaxArenaAlign;
   if (in_arena) return arena_block(size, bytes, align, zero);
   if (void* p = mapped_block(size, bytes, align)) return p;
   // mmap failed (RLIMIT_AS, or address space held by the arenas): free arena pages may still serve it.

@@ -1,6 +1,7 @@
 // The background purge thread (see purger.h).
 #include "allocator/purger.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -70,6 +71,7 @@ void purger_start_slow() {
   if (!g_state.compare_exchange_strong(expected, kStarting)) return;
   // Every signal blocked while creating: the thread inherits the mask, so no signal meant for the
   // program is ever delivered to it.
+  int saved_errno = errno;  // free keeps errno, and pthread_create may set it
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -89,6 +91,7 @@ void purger_start_slow() {
   }
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = saved_errno;
   g_state.store(ok ? kRunning : kFailed, std::memory_order_release);
 }
 

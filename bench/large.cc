@@ -2,6 +2,17 @@
 // writing all of each new part and checking that old content moved intact. --mode=churn: keep 16 slots of
 // blocks of 64 KiB..1 MiB (around and above the 128 KiB mmap threshold), replace them at random and
 // touch every page of each new block.
+// Big-block modes (where an allocator that maps and unmaps every big block pays a page fault per page):
+//   --mode=big2m / big8m: malloc(2 MiB or 8 MiB), memset all of it, free, 500 or 120 times.
+//   --mode=realloc-mixed: 300 rounds of realloc growth 1 KiB -> 8 MiB, while 16 slots of 64 KiB-1 MiB blocks
+//     are replaced between growth steps.
+//   --mode=runs-many / runs-one: first ~24,000 blocks of 64-132 KiB (whole pages) are allocated; runs-many frees
+//     every other one (about 12,000 separate free runs stay in the arena, pinned by the live ones), runs-one frees
+//     them all (one run); then malloc(1 MiB) / malloc(800 KiB), each page touched, free, alternately.
+//   --mode=cycle17: malloc, touch every page, free, cycling 17 sizes spaced geometrically from 64 KiB to 1 MiB.
+#include <cmath>
+#include <vector>
+
 #include "common.h"
 
 static uint64_t realloc_growth(const bench::Args& a, uint64_t* bad) {
@@ -43,11 +54,107 @@ static uint64_t large_churn(const bench::Args& a, uint64_t* bad) {
   return sum;
 }
 
+// Makes the compiler keep stores into a block that is freed right after (it may drop them otherwise).
+static inline void keep_stores(void* p) { asm volatile("" : : "r"(p) : "memory"); }
+
+static void touch_pages(unsigned char* p, size_t n) {
+  for (size_t k = 16; k + 8 < n; k += 4096) p[k] = (unsigned char)k;  // past the tag header
+  keep_stores(p);
+}
+
+static uint64_t big_loop(const bench::Args& a, size_t n, double base, uint64_t* bad) {
+  const uint64_t iters = bench::scaled(base, a);
+  bench::Rng r(9);
+  uint64_t sum = 0;
+  for (uint64_t i = 0; i < iters; i++) {
+    unsigned char* p = (unsigned char*)bench::make_block(n, r.next(), true);  // memset of all of it
+    keep_stores(p);
+    sum += p[n / 2] + bench::take_block(p, bad);
+  }
+  return sum;
+}
+
+static uint64_t realloc_mixed(const bench::Args& a, uint64_t* bad) {
+  const uint64_t rounds = bench::scaled(300, a);
+  constexpr int kSlots = 16;
+  void* slot[kSlots] = {};
+  bench::Rng r(11);
+  uint64_t sum = 0;
+  for (uint64_t round = 0; round < rounds; round++) {
+    unsigned char* p = nullptr;
+    size_t have = 0;
+    for (size_t n = 1024; n <= (8u << 20); n += n / 4) {
+      p = (unsigned char*)realloc(p, n);
+      if (!p) { fprintf(stderr, "realloc failed\n"); exit(4); }
+      unsigned char pat = (unsigned char)round;
+      if (have && (p[0] != pat || p[have - 1] != pat)) (*bad)++;
+      memset(p + have, pat, n - have);
+      keep_stores(p);
+      have = n;
+      void*& s = slot[r.below(kSlots)];
+      if (s) sum += bench::take_block(s, bad);
+      size_t m = 65536 + r.below((1u << 20) - 65536);
+      s = bench::make_block(m, r.next(), false);
+      touch_pages((unsigned char*)s, m);
+    }
+    sum += have;
+    free(p);
+  }
+  for (void* s : slot) if (s) sum += bench::take_block(s, bad);
+  return sum;
+}
+
+static uint64_t free_runs(const bench::Args& a, bool many, uint64_t* bad) {
+  const uint64_t nblocks = bench::scaled(24000, a), iters = bench::scaled(20000, a);
+  bench::Rng r(13);
+  std::vector<void*> blocks(nblocks);
+  uint64_t sum = 0;
+  for (auto& b : blocks) b = bench::make_block((16 + r.below(17)) << 12, r.next(), false);  // 64-132 KiB
+  for (size_t i = 0; i < blocks.size(); i++) {
+    if (!many || i % 2 == 0) {
+      sum += bench::take_block(blocks[i], bad);
+      blocks[i] = nullptr;
+    }
+  }
+  for (uint64_t i = 0; i < iters; i++) {
+    size_t n = i % 2 ? (800u << 10) : (1u << 20);
+    unsigned char* p = (unsigned char*)bench::make_block(n, r.next(), false);
+    touch_pages(p, n);
+    sum += bench::take_block(p, bad);
+  }
+  for (void* b : blocks) if (b) sum += bench::take_block(b, bad);
+  return sum;
+}
+
+static uint64_t cycle17(const bench::Args& a, uint64_t* bad) {
+  const uint64_t iters = bench::scaled(20000, a);
+  size_t sizes[17];
+  for (int k = 0; k < 17; k++) sizes[k] = (size_t)(65536.0 * std::pow(16.0, k / 16.0)) & ~(size_t)15;
+  bench::Rng r(17);
+  uint64_t sum = 0;
+  for (uint64_t i = 0; i < iters; i++) {
+    size_t n = sizes[i % 17];
+    unsigned char* p = (unsigned char*)bench::make_block(n, r.next(), false);
+    touch_pages(p, n);
+    sum += bench::take_block(p, bad);
+  }
+  return sum;
+}
+
 int main(int argc, char** argv) {
   bench::Args a = bench::parse_args(argc, argv);
   uint64_t bad = 0, sum;
   if (!strcmp(a.mode, "realloc")) sum = realloc_growth(a, &bad);
   else if (!strcmp(a.mode, "churn")) sum = large_churn(a, &bad);
-  else { fprintf(stderr, "--mode=realloc|churn\n"); return 2; }
+  else if (!strcmp(a.mode, "big2m")) sum = big_loop(a, 2u << 20, 500, &bad);
+  else if (!strcmp(a.mode, "big8m")) sum = big_loop(a, 8u << 20, 120, &bad);
+  else if (!strcmp(a.mode, "realloc-mixed")) sum = realloc_mixed(a, &bad);
+  else if (!strcmp(a.mode, "runs-many")) sum = free_runs(a, true, &bad);
+  else if (!strcmp(a.mode, "runs-one")) sum = free_runs(a, false, &bad);
+  else if (!strcmp(a.mode, "cycle17")) sum = cycle17(a, &bad);
+  else {
+    fprintf(stderr, "--mode=realloc|churn|big2m|big8m|realloc-mixed|runs-many|runs-one|cycle17\n");
+    return 2;
+  }
   return bench::finish(sum, bad);
 }

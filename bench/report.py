@@ -9,10 +9,11 @@ import statistics
 import subprocess
 import time
 
-PLOTS = ["time_ratio.png", "peak_rss.png", "instructions.png"]
+PLOTS = ["time_ratio.png", "peak_rss.png", "instructions.png", "programs.png"]
 BRK = "brk-preload"  # the configuration the targets are reported for (the shipped LD_PRELOAD shim)
 PACKAGES = ["libc6", "libjemalloc2", "libmimalloc2.0", "libtcmalloc-minimal4", "libbenchmark1debian", "valgrind",
-            "gcc-12", "bazel-bootstrap", "python3-matplotlib"]
+            "gcc-12", "bazel-bootstrap", "python3-matplotlib", "redis-server", "redis-tools", "rocksdb-tools",
+            "sqlite3", "python3.11", "xz-utils"]
 
 
 def sh(cmd, cwd=None):
@@ -43,14 +44,19 @@ def machine(root):
                 commit=commit + (" (allocator/preload have uncommitted changes)" if dirty else ""))
 
 
+def all_rows(ctx):
+    """Synthetic workloads and real programs (each a tuple whose [0] is its name)."""
+    return list(ctx["workloads"]) + list(ctx.get("programs", []))
+
+
 def aggregate(ctx):
-    """Per (workload, allocator): medians, spread, status."""
+    """Per (workload or program, allocator): medians, spread, status, the programs' own figures."""
     agg = {}
     refs = {}
     for r in ctx["rows"]:
         if r["allocator"] in ("glibc", "(glibc-ref)") and r["exit"] == "exit 0" and r["checksum"]:
             refs.setdefault(r["workload"], r["checksum"])
-    for w in ctx["workloads"]:
+    for w in all_rows(ctx):
         for a in ctx["allocs"]:
             rr = [r for r in ctx["rows"] if r["workload"] == w[0] and r["allocator"] == a["name"]]
             if not rr:
@@ -58,21 +64,26 @@ def aggregate(ctx):
             bad = [r for r in rr if r["exit"] != "exit 0" or r["checksum"] != refs.get(w[0])]
             walls = [r["wall_s"] for r in rr]
             med = statistics.median
-            fin = [int(r["rss_final_kb"]) for r in rr if r["rss_final_kb"] != ""]
-            idle = [int(r["rss_idle_kb"]) for r in rr if r["rss_idle_kb"] != ""]
+            fin = [int(r["rss_final_kb"]) for r in rr if r.get("rss_final_kb", "") != ""]
+            idle = [int(r["rss_idle_kb"]) for r in rr if r.get("rss_idle_kb", "") != ""]
+            figs = {}
+            for r in rr:
+                for k, v in r.get("figures", {}).items():
+                    figs.setdefault(k, []).append(v)
             agg[(w[0], a["name"])] = dict(
                 ok=not bad, why=(bad[0]["exit"] + (" checksum differs from glibc" if bad[0]["checksum"] != refs.get(w[0]) else "")
                                  + (" " + bad[0]["stderr"][-120:] if bad[0]["stderr"] else "")) if bad else "",
                 wall=med(walls), cpu=med([r["user_s"] + r["sys_s"] for r in rr]),
                 rss=med([r["peak_rss_kb"] for r in rr]), fin=med(fin) if fin else None, idle=med(idle) if idle else None,
-                n=len(rr), spread=(max(walls) - min(walls)) / med(walls) if med(walls) > 0 else 0)
+                n=len(rr), spread=(max(walls) - min(walls)) / med(walls) if med(walls) > 0 else 0,
+                figures={k: med(v) for k, v in figs.items()}, proof=rr[0].get("proof", {}).get("text", ""))
     return agg
 
 
 def ratios(agg, ctx, key):
     """ratio[(w, a)] = value / best value in the row (ok runs only)."""
     out = {}
-    for w in ctx["workloads"]:
+    for w in all_rows(ctx):
         vals = {a["name"]: agg[(w[0], a["name"])][key] for a in ctx["allocs"]
                 if (w[0], a["name"]) in agg and agg[(w[0], a["name"])]["ok"]}
         if not vals:
@@ -94,31 +105,35 @@ def table(header, rows):
     return "\n".join(lines)
 
 
-def metric_table(ctx, agg, rat, key, fmt, total_label):
+def metric_table(ctx, agg, rat, key, fmt, total_label, ws=None):
     names = [a["name"] for a in ctx["allocs"]]
+    static = {a["name"] for a in ctx["allocs"] if a["static"]}
+    ws = ctx["workloads"] if ws is None else ws
+    is_prog = ws is not ctx["workloads"]
     rows = []
-    for w in ctx["workloads"]:
+    for w in ws:
         row = [w[0]]
         for a in names:
             c = agg.get((w[0], a))
             if c is None:
-                row.append("-")
+                row.append("n/a" if is_prog and a in static else "-")
             elif not c["ok"]:
                 row.append("BROKEN")
             else:
                 row.append("%s (%.2fx)%s" % (fmt(c[key]), rat[(w[0], a)],
                                              " n=%d" % c["n"] if c["n"] < ctx["mode_params"]["reps"] else ""))
         if key == "wall":
-            row.append("%.0f%%" % (100 * max((agg[(w[0], a)]["spread"] for a in names if (w[0], a) in agg), default=0)))
+            row.append("%.0f%%" % (100 * spread_of(agg, ctx, w[0])))
         rows.append(row)
     gm = [total_label]
     for a in names:
-        rs = [rat.get((w[0], a)) for w in ctx["workloads"]]
-        n_bad = sum(1 for w in ctx["workloads"] if (w[0], a) in agg and not agg[(w[0], a)]["ok"])
-        gm.append("**%.2fx**%s" % (geomean(rs), " (%d broken rows left out)" % n_bad if n_bad else ""))
+        rs = [rat.get((w[0], a)) for w in ws]
+        n_bad = sum(1 for w in ws if (w[0], a) in agg and not agg[(w[0], a)]["ok"])
+        gm.append("n/a" if is_prog and a in static else
+                  "**%.2fx**%s" % (geomean(rs), " (%d broken rows left out)" % n_bad if n_bad else ""))
     if key == "wall":
         gm.append("")
-    return table(["workload"] + names + (["spread"] if key == "wall" else []), rows + [gm])
+    return table(["program" if is_prog else "workload"] + names + (["spread"] if key == "wall" else []), rows + [gm])
 
 
 def spread_of(agg, ctx, w):
@@ -169,7 +184,24 @@ def targets(ctx, agg, trat, rrat):
                    % (load[0], load[1], os.cpu_count()))
     worst = sorted(((trat[(w[0], BRK)], w[0]) for w in ctx["workloads"] if (w[0], BRK) in trat), reverse=True)[:3]
     out.append("- Three worst time rows for brkmalloc: " + ", ".join("%s %.2fx" % (w, r) for r, w in worst) + ".")
+    progs = ctx.get("programs", [])
+    if progs:
+        rt = {a: group_means(ctx, trat, a)[1] for a in names}
+        got = [p[0] for p in progs if (p[0], BRK) in trat]
+        bad = [p[0] for p in progs if (p[0], BRK) in agg and not agg[(p[0], BRK)]["ok"]]
+        slow = ["%s (%.2fx)" % (p, trat[(p, BRK)]) for p in got if trat[(p, BRK)] > 1.25]
+        out.append("- Real programs: brkmalloc time geomean %s, mimalloc %s; within 1.25x of the best on %d of %d%s%s."
+                   % (fx(rt.get(BRK)), fx(rt.get("mimalloc")), len(got) - len(slow), len(progs),
+                      "; SHORT on " + ", ".join(slow) if slow else "", "; BROKEN on " + ", ".join(bad) if bad else ""))
     return out
+
+
+def log_labels(ax):
+    """Plain numbers on a log axis; minor ticks labelled only when the range is under a decade (else they crowd)."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    lo, hi = ax.get_ylim()
+    ax.yaxis.set_minor_formatter(ScalarFormatter() if lo > 0 and hi / lo < 10 else NullFormatter())
 
 
 def plots(out, ctx, agg, trat):
@@ -184,21 +216,24 @@ def plots(out, ctx, agg, trat):
     width = 0.8 / max(1, len(names))
 
     def bars(fname, values, ylabel, title, logy=False, line=None):
-        fig, ax = plt.subplots(figsize=(max(8, len(ws) * 1.1), 4.8))
-        for i, a in enumerate(names):
-            xs = [j + i * width for j in range(len(ws))]
-            ax.bar(xs, [values.get((w, a), 0) or 0 for w in ws], width, label=a)
-        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(ws))])
-        ax.set_xticklabels(ws, rotation=30, ha="right")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        if logy:
-            ax.set_yscale("log")
-            from matplotlib.ticker import ScalarFormatter
-            ax.yaxis.set_major_formatter(ScalarFormatter())
-        if line:
-            ax.axhline(line, color="grey", linestyle="--", linewidth=0.8)
-        ax.legend(fontsize=8, ncol=3)
+        per = 12  # workloads per panel: more rows of panels rather than one very wide figure
+        chunks = [ws[k:k + per] for k in range(0, len(ws), per)]
+        fig, axes = plt.subplots(len(chunks), 1, figsize=(max(8, min(len(ws), per) * 1.1), 4.8 * len(chunks)),
+                                 squeeze=False)
+        for ax, part in zip(axes[:, 0], chunks):
+            for i, a in enumerate(names):
+                xs = [j + i * width for j in range(len(part))]
+                ax.bar(xs, [values.get((w, a), 0) or 0 for w in part], width, label=a)
+            ax.set_xticks([j + 0.4 - width / 2 for j in range(len(part))])
+            ax.set_xticklabels(part, rotation=30, ha="right")
+            ax.set_ylabel(ylabel)
+            if logy:
+                ax.set_yscale("log")
+                log_labels(ax)
+            if line:
+                ax.axhline(line, color="grey", linestyle="--", linewidth=0.8)
+            ax.legend(fontsize=8, ncol=3)
+        axes[0, 0].set_title(title)
         fig.tight_layout()
         fig.savefig(os.path.join(out, fname), dpi=110)
         plt.close(fig)
@@ -223,7 +258,40 @@ def plots(out, ctx, agg, trat):
     fig.tight_layout()
     fig.savefig(os.path.join(out, "instructions.png"), dpi=110)
     plt.close(fig)
+    programs_plot(plt, out, ctx, agg, trat)
     return ""
+
+
+def programs_plot(plt, out, ctx, agg, trat):
+    """programs.png: time ratio (with each allocator's geomean) and peak RSS per real program."""
+    ps = [p[0] for p in ctx.get("programs", [])]
+    names = [a["name"] for a in ctx["allocs"] if not a["static"]]
+    if not ps:
+        return
+    width = 0.8 / max(1, len(names))
+    fig, axes = plt.subplots(1, 2, figsize=(max(10, 2.2 * len(ps)), 4.8))
+    groups = [ps + ["geomean"], ps]
+    for ax, key, ylabel, title in ((axes[0], "time", "median time / best (log scale)", "Real programs: time ratio"),
+                                   (axes[1], "rss", "peak RSS (MiB)", "Real programs: peak RSS")):
+        xs_names = groups[0] if key == "time" else groups[1]
+        for i, a in enumerate(names):
+            if key == "time":
+                vals = [trat.get((p, a), 0) or 0 for p in ps] + [group_means(ctx, trat, a)[1] or 0]
+            else:
+                vals = [agg[(p, a)]["rss"] / 1024 if (p, a) in agg and agg[(p, a)]["ok"] else 0 for p in ps]
+            ax.bar([j + i * width for j in range(len(xs_names))], vals, width, label=a)
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(xs_names))])
+        ax.set_xticklabels(xs_names, rotation=30, ha="right")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        if key == "time":
+            ax.set_yscale("log")
+            log_labels(ax)
+            ax.axhline(1.25, color="grey", linestyle="--", linewidth=0.8)
+        ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "programs.png"), dpi=110)
+    plt.close(fig)
 
 
 def write_csv(out, ctx):
@@ -243,20 +311,129 @@ def write_csv(out, ctx):
             if "ir_per_pair" in c:
                 wr.writerow(dict(kind="callgrind", workload="malloc(64)+free", allocator=name,
                                  value=c["ir_per_pair"], unit="instructions/pair"))
+        for r in ctx["rows"]:  # the real programs' own throughput figures, one line per figure per run
+            for k, v in sorted(r.get("figures", {}).items()):
+                wr.writerow(dict(kind="figure", workload="%s: %s" % (r["workload"], k), allocator=r["allocator"],
+                                 rep=r["rep"], value=v, unit=k.split()[-1]))
+        for case, cells in ctx.get("startup", {}).items():
+            for name, c in cells.items():
+                if c["value"] is not None:
+                    wr.writerow(dict(kind="startup", workload=case, allocator=name, value=c["value"], unit=c["unit"]))
+
+
+def group_means(ctx, rat, a):
+    """(synthetic geomean, real-program geomean or None, overall). Overall weighs the two groups equally
+    (the geometric mean of the two means), so 21 synthetic rows do not drown 6 real programs."""
+    syn = geomean([rat.get((w[0], a)) for w in ctx["workloads"]])
+    progs = ctx.get("programs", [])
+    real = geomean([rat.get((p[0], a)) for p in progs]) if progs else None
+    if real is not None and math.isnan(real):
+        real = None
+    if not ctx["workloads"]:
+        return syn, real, real
+    return syn, real, (math.sqrt(syn * real) if real is not None else (syn if not progs else None))
+
+
+def fx(v):
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else "%.2fx" % v
 
 
 def overview(ctx, agg, trat, crat, rrat):
     """The closing block the main command prints last: one line per allocator (geometric means of the ratios
-    in the report's tables, and the callgrind pair count), then the targets summary."""
+    in the report's tables, synthetic and real programs apart and an overall figure, and the callgrind pair
+    count), then the targets summary."""
     rows = []
     for a in [x["name"] for x in ctx["allocs"]]:
         cg = ctx["callgrind"].get(a, {})
-        rows.append([a] + ["%.2fx" % geomean([r.get((w[0], a)) for w in ctx["workloads"]]) for r in (trat, crat, rrat)]
-                    + ["%.1f" % cg["ir_per_pair"] if "ir_per_pair" in cg else "-"])
-    return "\n".join(["## Overview (geometric means over %d workloads; 1.00x = best in every row)" % len(ctx["workloads"]),
-                      "", table(["allocator", "wall time", "CPU time", "peak RSS", "instructions per malloc(64)+free"],
-                                rows), "", "## Against the targets (reported, never asserted)", ""]
+        st, rt, ot = group_means(ctx, trat, a)
+        sr, rr, orr = group_means(ctx, rrat, a)
+        rows.append([a, fx(st), fx(geomean([crat.get((w[0], a)) for w in ctx["workloads"]])), fx(sr), fx(rt), fx(rr),
+                     fx(ot), fx(orr), "%.1f" % cg["ir_per_pair"] if "ir_per_pair" in cg else "-"])
+    n_p = len(ctx.get("programs", []))
+    return "\n".join(["## Overview (geometric means of ratios to the best per row; 1.00x = best in every row)", "",
+                      "Synthetic: %d workloads (bench/*.cc). Real programs: %d (bench/programs.py; "
+                      "preloaded only, so brk-static has none). Overall = geometric mean of the synthetic and the "
+                      "real-program figure: the two groups weigh the same, whatever their number of rows." % (
+                          len(ctx["workloads"]), n_p), "",
+                      table(["allocator", "synthetic wall time", "synthetic CPU", "synthetic peak RSS",
+                             "real programs time", "real programs peak RSS", "overall time", "overall peak RSS",
+                             "instructions per malloc(64)+free"], rows), "",
+                      "## Against the targets (reported, never asserted)", ""]
                      + targets(ctx, agg, trat, rrat))
+
+
+def programs_section(ctx, agg, trat, crat, rrat):
+    progs = ctx.get("programs", [])
+    if not progs:
+        return []
+    names = [a["name"] for a in ctx["allocs"]]
+    static = {a["name"] for a in ctx["allocs"] if a["static"]}
+    L = ["## Real programs", "",
+         "Each program runs under every preloaded allocator (the glibc row preloads libc.so.6 itself, since Debian's "
+         "redis-server is linked with libjemalloc); brk-static is n/a, a real program cannot link our archive. A run "
+         "counts only if the program's own success test passed and its check value (below) equals glibc's, and if "
+         "the dynamic loader's LD_DEBUG=bindings output of every process bound `malloc` to the allocator of the "
+         "row (a mismatch fails the run as `wrong allocator`). Redis: time = the redis-benchmark clients' wall "
+         "time, CPU and peak RSS = the server's (rusage after SHUTDOWN NOSAVE). Time ratios here are separate "
+         "from the synthetic ones; the overview combines both.", "",
+         table(["program", "what it does"], [[p[0], p[1]] for p in progs]), "",
+         "### Time (median seconds, ratio to best)", "",
+         metric_table(ctx, agg, trat, "wall", lambda v: "%.3f" % v, "geometric mean (real programs)", progs), "",
+         "### CPU time, user+sys (median seconds, ratio to best)", "",
+         metric_table(ctx, agg, crat, "cpu", lambda v: "%.3f" % v, "geometric mean (real programs)", progs), "",
+         "### Peak RSS (median MiB, ratio to leanest)", "",
+         metric_table(ctx, agg, rrat, "rss", lambda v: "%.1f" % (v / 1024), "geometric mean (real programs)", progs),
+         ""]
+    figrows = []
+    for p in progs:
+        keys = []
+        for a in names:
+            for k in agg.get((p[0], a), {}).get("figures", {}):
+                if k not in keys:
+                    keys.append(k)
+        for k in keys:
+            figrows.append(["%s %s" % (p[0], k)] + [
+                "%.0f" % agg[(p[0], a)]["figures"][k] if (p[0], a) in agg and k in agg[(p[0], a)]["figures"] else
+                "n/a" if a in static else "-" for a in names])
+    if figrows:
+        L += ["### The programs' own figures (medians; higher is better)", "", table(["figure"] + names, figrows), ""]
+    L += ["### Check values and proof of the allocator (first run of each cell)", "",
+          table(["program"] + names, [[p[0]] + [
+              ("%s; %s" % ([r["checksum"] for r in ctx["rows"] if r["workload"] == p[0] and r["allocator"] == a][0],
+                           agg[(p[0], a)]["proof"]) if agg[(p[0], a)]["ok"] else "BROKEN: " + agg[(p[0], a)]["why"])
+              if (p[0], a) in agg else "n/a" for a in names] for p in progs]), ""]
+    return L
+
+
+def startup_section(ctx):
+    st = ctx.get("startup")
+    if not st:
+        return []
+    names = [a["name"] for a in ctx["allocs"]]
+    rows = []
+    for case, cells in st.items():
+        cell = []
+        unit = next(iter(cells.values()))["unit"]
+        vals = [c["value"] for c in cells.values() if c["value"]]
+        best = min(vals) if vals else None
+        for a in names:
+            c = cells.get(a)
+            if c is None:
+                cell.append("n/a")
+            elif c["value"] is None:
+                cell.append("FAILED: " + c["error"][:60])
+            else:
+                cell.append(("%.1f MiB" % (c["value"] / 1024) if unit == "KiB" else "%.0f us" % c["value"]) +
+                            " (%.2fx)" % (c["value"] / best))
+        rows.append([case + (" (peak RSS)" if unit == "KiB" else " (per spawn+wait)")] + cell)
+    mp = ctx["mode_params"]
+    return ["## Start-up", "",
+            "What the allocator costs a program that does almost nothing. Peak RSS = ru_maxrss of the process (what "
+            "`/usr/bin/time -f %%M` prints; taken by the static bench/spawn launcher). Spawn = mean microseconds per "
+            "posix_spawn+waitpid over %d spawns (bench/spawn_cost.cc) of bench/hello_c.c and bench/hello_cxx.cc. "
+            "Medians of %d interleaved repetitions; glibc runs with no preload; brk-static only has our own C and "
+            "C++ programs (built with the archive)." % (mp.get("spawns", 0), mp.get("startup", 0)), "",
+            table(["case"] + names, rows), ""]
 
 
 def write_all(out, ctx):
@@ -314,6 +491,8 @@ def write_all(out, ctx):
                                      [[w[0], "`%s %s`" % (w[1], " ".join(w[2])), w[3]] for w in ctx["workloads"]]), ""]
     L += ["## Wall time (median seconds, ratio to best)", "", metric_table(ctx, agg, trat, "wall", lambda v: "%.3f" % v,
                                                                           "geometric mean"), ""]
+    L += programs_section(ctx, agg, trat, crat, rrat)
+    L += startup_section(ctx)
     L += ["## CPU time, user+sys (median seconds, ratio to best)", "",
           metric_table(ctx, agg, crat, "cpu", lambda v: "%.3f" % v, "geometric mean"), ""]
     L += ["## Peak RSS (median MiB, ratio to leanest)", "",
@@ -361,7 +540,7 @@ def write_all(out, ctx):
     L += ["## Broken or failed runs", ""] + (["- %s under %s: %s" % (k[0], k[1], why) for k, why in broken] or
                                               ["None: every run exited 0 with glibc's checksum."]) + [""]
     L += ["## Plots", "", perr or "", "![time ratio](time_ratio.png)", "", "![peak RSS](peak_rss.png)", "",
-          "![instructions](instructions.png)", "",
+          "![instructions](instructions.png)", "", "![real programs](programs.png)", "",
           "## Known baseline limitations", "",
           "- Debian's jemalloc 5.3 does not export pvalloc (a program calling it crashes under jemalloc); no workload "
           "here calls pvalloc.",

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
-"""Allocator comparison runner: builds //bench/..., runs every workload under every allocator in
-interleaved repetitions, runs the Google Benchmark microbenchmarks and the callgrind instruction count,
-and writes bench/results/<date>/ (report.md, results.csv, PNG plots). Stdlib only, plus matplotlib.
+"""Allocator comparison runner: builds //bench/..., runs every workload and every real program
+(programs.py) under every allocator in interleaved repetitions, the start-up section (startup.py), the
+Google Benchmark microbenchmarks and the callgrind instruction count, and writes bench/results/<date>/
+(report.md, results.csv, PNG plots). Stdlib only, plus matplotlib.
 
-  /usr/bin/python3 bench/run.py            default, about 6 minutes on 2 cores
-  /usr/bin/python3 bench/run.py --quick    about a minute (smaller inputs, fewer reps)
+  /usr/bin/python3 bench/run.py            default, under 10 minutes on 2 cores
+  /usr/bin/python3 bench/run.py --quick    a few minutes (smaller inputs, fewer reps)
   /usr/bin/python3 bench/run.py --full     larger inputs, more reps
   /usr/bin/python3 bench/run.py --smoke    CI check: each workload once, tiny, glibc vs brkmalloc checksums
-  --only larson,mimalloc   pick workloads and/or allocators;  --alloc NAME=/path/lib.so  add an allocator
+  --only larson,redis,startup,mimalloc   pick workloads, real programs, the start-up section and/or allocators
+  --alloc NAME=/path/lib.so  add an allocator
 """
 import argparse
 import json
@@ -18,7 +20,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import launch  # noqa: E402  (bench/launch.py: one measured run through bench/spawn)
+import programs  # noqa: E402  (bench/programs.py: the real-program drivers)
 import report  # noqa: E402  (bench/report.py: tables, report.md, plots)
+import startup  # noqa: E402  (bench/startup.py: start-up RSS and spawn cost)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = "/usr/lib/x86_64-linux-gnu"
@@ -39,13 +44,29 @@ WORKLOADS = [
     ("large-churn", "large", ["--mode=churn"], "16 slots of 64 KiB-1 MiB blocks replaced at random, every page touched"),
     ("fragmentation", "fragment", [], "96 MiB of small objects, free 90% at random, then 36 MiB of 1-32 KiB blocks"),
     ("mleak-idle", "mleak", [], "steady churn with slowly growing live set, free all, idle 1.5 s; RSS after"),
+    ("replace-1t", "replace", ["--mode=local"], "1 thread replaces random slots of 100,000 live 16-256 B blocks"),
+    ("replace-remote", "replace", ["--mode=remote"], "2 threads share 100,000 slots and replace only the other's blocks: every free remote"),
+    ("larson-wide", "larson", ["--mode=wide"], "larson with 20,000 slots per thread, sizes 16-2048 B, 2 threads"),
+    ("larson-wide-16t", "larson", ["--mode=wide", "--threads=16"], "same with 16 threads on the 2 cores (oversubscribed), same total work"),
+    ("big-2m", "large", ["--mode=big2m"], "malloc(2 MiB), memset all, free, 500 times"),
+    ("big-8m", "large", ["--mode=big8m"], "malloc(8 MiB), memset all, free, 120 times"),
+    ("realloc-mixed", "large", ["--mode=realloc-mixed"], "realloc growth 1 KiB -> 8 MiB (300 rounds) while 16 slots of 64 KiB-1 MiB blocks are replaced"),
+    ("runs-12k", "large", ["--mode=runs-many"], "24,000 blocks of 64-132 KiB, every other one freed (12,000 free runs), then 1 MiB / 800 KiB malloc+free"),
+    ("runs-1", "large", ["--mode=runs-one"], "same, but all 24,000 freed first (one free run)"),
+    ("cycle17", "large", ["--mode=cycle17"], "malloc, touch, free cycling 17 sizes from 64 KiB to 1 MiB"),
 ]
 
-MODES = {  # scale of inputs, repetitions, microbenchmark min time (s), callgrind pair counts
-    "smoke": dict(scale=0.02, reps=1, micro_min=None, pairs=None, idle_ms=50),
-    "quick": dict(scale=0.2, reps=2, micro_min=0.01, pairs=(10000, 20000), idle_ms=1500),
-    "default": dict(scale=1.0, reps=5, micro_min=0.1, pairs=(100000, 200000), idle_ms=1500),
-    "full": dict(scale=2.0, reps=7, micro_min=0.5, pairs=(200000, 400000), idle_ms=1500),
+# scale of inputs, repetitions, microbenchmark min time (s), callgrind pair counts, real-program input scale
+# (None: no real programs), start-up repetitions and spawns per start-up measurement
+MODES = {
+    "smoke": dict(scale=0.02, reps=1, micro_min=None, pairs=None, idle_ms=50, prog_scale=None, startup=None,
+                  spawns=0),
+    "quick": dict(scale=0.2, reps=2, micro_min=0.01, pairs=(10000, 20000), idle_ms=1500, prog_scale=0.2,
+                  startup=2, spawns=50),
+    "default": dict(scale=1.0, reps=3, micro_min=0.1, pairs=(100000, 200000), idle_ms=1500, prog_scale=0.5,
+                    startup=5, spawns=100),
+    "full": dict(scale=2.0, reps=7, micro_min=0.5, pairs=(200000, 400000), idle_ms=1500, prog_scale=1.5,
+                 startup=9, spawns=400),
 }
 
 
@@ -91,36 +112,12 @@ def env_for(a):
     return a["preload"]
 
 
-def run_once(cmd, preload, timeout):
-    """Runs cmd through bench/spawn (see spawn.cc: clean peak RSS); returns wall seconds, a dict of
-    user/sys/maxrss_kb, exit description, stdout and stderr text."""
-    env = dict(os.environ)
-    env.pop("LD_PRELOAD", None)
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile("r", prefix="spawn.") as res:
-        subprocess.run([SPAWN, res.name, str(int(timeout)), preload or "-"] + cmd, env=env, stdout=out, stderr=err)
-        out.seek(0)
-        err.seek(0)
-        text, etext = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-        kv = parse_kv(res.read())
-    if "status" not in kv:
-        return 0.0, dict(user=0.0, sys=0.0, maxrss_kb=0), "spawn failed", text, etext
-    status = int(kv["status"])
-    if os.WIFSIGNALED(status):
-        ex = "signal %d" % os.WTERMSIG(status)
-    else:
-        ex = "exit %d" % os.WEXITSTATUS(status)
-    return float(kv["wall"]), dict(user=float(kv["user"]), sys=float(kv["sys"]), maxrss_kb=int(kv["maxrss_kb"])), \
-        ex, text, etext
+def run_once(cmd, preload, timeout, env=None):
+    """Runs cmd through bench/spawn (see launch.py); returns wall, rusage dict, exit, stdout, stderr."""
+    return launch.run_once(SPAWN, cmd, preload, timeout, env)
 
 
-def parse_kv(text):
-    kv = {}
-    for line in text.splitlines():
-        k, sep, v = line.partition("=")
-        if sep and k.replace("_", "").isalnum():
-            kv[k] = v.strip()
-    return kv
+parse_kv = launch.parse_kv
 
 
 def bin_for(tmp, binary, a):
@@ -184,6 +181,39 @@ def run_workloads(tmp, allocs, workloads, mode, prog, rows, ref_alloc):
             _, _, ex, text, _ = run_once([bin_for(tmp, binary, ref_alloc)] + args, env_for(ref_alloc), 600)
             rows.append(dict(workload=wname, allocator="(glibc-ref)", rep=0, exit=ex,
                              checksum=parse_kv(text).get("checksum", "")))
+
+
+def run_programs(tmp, allocs, progs, mode, prog, rows, want_ref):
+    """Real programs, interleaved like the workloads, under every configuration that can preload (brk-static
+    cannot: a real program cannot link our archive; the report shows n/a). A program that is missing or fails
+    to prepare gets one row per allocator saying why."""
+    work = os.path.join(tmp, "programs")
+    os.makedirs(work, exist_ok=True)
+    runnable = [a for a in allocs if programs.preload_for(a)]
+    for p in progs:
+        why = p.missing()
+        if why is None:
+            try:
+                p.prepare(work, mode["prog_scale"])
+            except Exception as e:  # noqa: BLE001  (reported in the row, never dropped)
+                why = "prepare failed: %s" % e
+        for rep in range(mode["reps"]):
+            k = rep % len(runnable)
+            for a in runnable[k:] + runnable[:k]:
+                if why:
+                    if rep == 0:
+                        rows.append(dict(programs.failed_row(why), workload=p.name, allocator=a["name"], rep=1,
+                                         kind="program"))
+                    prog.step()
+                    continue
+                prog.show("%-14s %-12s rep %d/%d" % (p.name, a["name"], rep + 1, mode["reps"]))
+                r = programs.measured(p, SPAWN, programs.preload_for(a))
+                rows.append(dict(r, workload=p.name, allocator=a["name"], rep=rep + 1, kind="program"))
+                prog.step()
+        if want_ref and not why:  # glibc not selected: one untimed reference run for the check value
+            r = programs.measured(p, SPAWN, programs.GLIBC_SO)
+            rows.append(dict(exit=r["exit"], checksum=r["checksum"], workload=p.name, allocator="(glibc-ref)",
+                             rep=0, kind="program"))
 
 
 def run_micro(tmp, allocs, mode, prog):
@@ -304,6 +334,7 @@ def main():
         with open(os.path.join(args.rerender, "raw.json")) as f:
             ctx = json.load(f)
         ctx["workloads"] = [tuple(w) for w in ctx["workloads"]]
+        ctx["programs"] = [tuple(p) for p in ctx.get("programs", [])]
         ctx["mode_params"]["pairs"] = tuple(ctx["mode_params"]["pairs"] or ()) or None
         return finish(args.rerender, ctx)
     mname = "quick" if args.quick else "full" if args.full else "smoke" if args.smoke else "default"
@@ -311,15 +342,21 @@ def main():
     if args.reps:
         mode["reps"] = args.reps
     allocs, workloads = allocators(args.alloc), list(WORKLOADS)
+    progs = list(programs.PROGRAMS) if mode["prog_scale"] else []
     if args.smoke:
         allocs = [a for a in allocs if a["name"] in ("glibc", "brk-preload", "brk-static")]
     only = [s for s in args.only.split(",") if s]
-    unknown = [s for s in only if s not in [w[0] for w in WORKLOADS] + [a["name"] for a in allocs]]
+    rownames = [w[0] for w in WORKLOADS] + [p.name for p in programs.PROGRAMS] + ["startup"]
+    unknown = [s for s in only if s not in rownames + [a["name"] for a in allocs]]
     if unknown:
-        sys.exit("--only: unknown name(s) %s; workloads: %s; allocators: %s" % (
-            ",".join(unknown), ",".join(w[0] for w in WORKLOADS), ",".join(a["name"] for a in allocs)))
-    if any(s in [w[0] for w in WORKLOADS] for s in only):
+        sys.exit("--only: unknown name(s) %s; workloads: %s; real programs: %s; section: startup; allocators: %s" % (
+            ",".join(unknown), ",".join(w[0] for w in WORKLOADS), ",".join(p.name for p in programs.PROGRAMS),
+            ",".join(a["name"] for a in allocs)))
+    do_startup = bool(mode["startup"])
+    if any(s in rownames for s in only):
         workloads = [w for w in workloads if w[0] in only]
+        progs = [p for p in progs if p.name in only]
+        do_startup = do_startup and "startup" in only
     ref_alloc = None
     if any(s in [a["name"] for a in allocs] for s in only):
         if "glibc" not in only:
@@ -334,15 +371,20 @@ def main():
         if args.smoke:
             sys.exit(smoke(tmp, allocs, workloads, mode, args.xml))
         n_micro = len(allocs) + 1 if mode["micro_min"] else 0
-        prog = Progress(len(workloads) * len(allocs) * mode["reps"] + 2 * n_micro)
+        n_prog = len(progs) * len([a for a in allocs if programs.preload_for(a)]) * mode["reps"]
+        prog = Progress(len(workloads) * len(allocs) * mode["reps"] + n_prog + 2 * n_micro +
+                        (len(allocs) * mode["startup"] if do_startup else 0))
         ids = identify(tmp, allocs)
         rows = []
         run_workloads(tmp, allocs, workloads, mode, prog, rows, ref_alloc)
+        run_programs(tmp, allocs, progs, mode, prog, rows, ref_alloc is not None)
+        st = startup.run(tmp, SPAWN, allocs, mode["startup"], mode["spawns"], prog) if do_startup else {}
         micro = run_micro(tmp, allocs, mode, prog) if mode["micro_min"] else {}
         cg = run_callgrind(tmp, allocs, mode, prog) if mode["pairs"] else {}
     out = args.out or os.path.join(ROOT, "bench/results", time.strftime("%Y-%m-%d"))
     os.makedirs(out, exist_ok=True)
-    ctx = dict(mode=mname, mode_params=mode, allocs=allocs, workloads=workloads, ids=ids, rows=rows, micro=micro,
+    ctx = dict(mode=mname, mode_params=mode, allocs=allocs, workloads=workloads,
+               programs=[(p.name, p.what) for p in progs], startup=st, ids=ids, rows=rows, micro=micro,
                callgrind=cg, elapsed=time.time() - t_start, root=ROOT, argv=sys.argv[1:],
                load=(load0, open("/proc/loadavg").read().split()[0]), slow=(SLOW_S, SLOW_X))
     with open(os.path.join(out, "raw.json"), "w") as f:  # everything measured, for --rerender
@@ -355,7 +397,8 @@ def finish(out, ctx):
     print(text)
     print("\n" + overview)  # last, so the terminal ends on the comparison
     print("\nReport: %s\nCSV:    %s\nPlots:  %s" % (os.path.join(out, "report.md"), os.path.join(out, "results.csv"),
-                                                   ", ".join(os.path.join(out, p) for p in report.PLOTS)))
+                                                   ", ".join(os.path.join(out, p) for p in report.PLOTS
+                                                             if os.path.exists(os.path.join(out, p)))))
 
 
 if __name__ == "__main__":

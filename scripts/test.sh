@@ -57,7 +57,7 @@ runner() {
   fi
 }
 runner stress /usr/bin/python3 tests/stress/run.py
-runner misuse /usr/bin/python3 tests/misuse/run.py
+runner misuse /usr/bin/python3 tests/misuse/run.py --results "$out/misuse-RESULTS.md"
 runner robust /usr/bin/python3 tests/robust/run.py
 runner bench-smoke /usr/bin/python3 bench/run.py --smoke --no-build
 # Last: scripts/install.sh builds with -c opt (it leaves the bazel-* links as they are).

@@ -1,18 +1,22 @@
 #!/usr/bin/python3
-"""Runs every stress program under seven allocator configurations and prints a table.
+"""Runs every stress program under seven allocator configurations and prints a table; then short runs of
+the real programs of bench/programs.py (Redis, RocksDB, SQLite, CPython, g++, xz, git gc: "real-<name>") under
+brk-preload, glibc, jemalloc, mimalloc and tcmalloc, each checked by its own success test, by the LD_DEBUG
+proof that the intended allocator served it, and by its check value against glibc's.
 
 Configurations: brkmalloc via LD_PRELOAD (bazel-bin/preload/libbrkmalloc.so), brkmalloc statically linked (the
 <program>_static binary), brkmalloc preloaded with BRKMALLOC_CHECKS=full, glibc (no preload), jemalloc, mimalloc, tcmalloc (LD_PRELOAD of Debian's libraries).
 Each child gets a timeout (killed with its whole process group, counted as a failure); peak RSS and CPU come
 from os.wait4. A program that fails on a baseline allocator is a bug in the program.
 
-Usage (from the repo root, after `bazel build //tests/stress/... //preload:libbrkmalloc.so`):
+Usage (from the repo root, after `bazel build //tests/stress/... //preload:libbrkmalloc.so //bench:spawn`):
   /usr/bin/python3 tests/stress/run.py [--long] [--only PATTERN[,PATTERN]] [--xml PATH] [--seed N] [--jobs N]
 Exit status 0 iff every run passed.
 """
 import argparse
 import fnmatch
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -21,6 +25,9 @@ import time
 from xml.sax.saxutils import quoteattr
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import launch  # noqa: E402  (bench/launch.py)
+import programs  # noqa: E402  (bench/programs.py: the real-program drivers, shared with the benchmark)
 # bazel-bin follows the last build, which may be a sanitizer configuration of someone sharing the workspace:
 # prefer the default configuration's tree.
 BIN_CANDIDATES = ["bazel-out/k8-fastbuild/bin", "bazel-bin"]
@@ -37,7 +44,10 @@ PROGRAMS = [
     ("calloc_reuse", 60, 3600),
     ("containers", 60, 1800),
     ("memory_return", 90, 1800),
-]
+] + [("real-" + p.name, 120, 600) for p in programs.PROGRAMS]
+
+REAL_SCALE, REAL_SCALE_LONG = 0.05, 1.0  # inputs of the real programs (bench/run.py's default is 0.5)
+REAL_CONFIGS = ("brk-preload", "glibc", "jemalloc", "mimalloc", "tcmalloc")
 
 # Arguments the brkmalloc and glibc configurations get: they document 16-byte alignment for every block
 # (--strict) and that malloc_trim(0) returns freed memory (--promise-return: RSS bounds asserted).
@@ -89,7 +99,66 @@ class Result:
         self.stderr = ""
 
 
-def run_one(bin_dir, prog, timeout, config, seed, extra_args):
+class RealPrograms:
+    """Prepares each real program's inputs once (in a private directory) for every configuration."""
+
+    def __init__(self, scale):
+        self.scale, self.work, self.lock, self.ready = scale, tempfile.mkdtemp(prefix="stress-real."), \
+            threading.Lock(), {}
+
+    def get(self, name):
+        p = programs.BY_NAME[name]
+        with self.lock:
+            if name not in self.ready:
+                why = p.missing()
+                if why is None:
+                    try:
+                        d = os.path.join(self.work, name)
+                        os.makedirs(d)
+                        p.prepare(d, self.scale)
+                    except Exception as e:  # noqa: BLE001  (a failed run, with the reason)
+                        why = "prepare failed: %s" % e
+                self.ready[name] = why
+        return p, self.ready[name]
+
+    def close(self):
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def run_real(bin_dir, prog, timeout, config, real):
+    """One real program under one configuration: passes on its own success test and the allocator proof;
+    main() compares its check value with glibc's afterwards."""
+    name, _, preload, _, _, _ = config
+    r = Result(prog, name)
+    r.check = ""
+    p, why = real.get(prog[len("real-"):])
+    if preload and preload.startswith("@"):
+        preload = os.path.join(bin_dir, preload[1:])
+    preload = preload or programs.GLIBC_SO  # Debian's redis-server is linked with jemalloc: preload glibc too
+    spawn = os.path.join(bin_dir, "bench/spawn")
+    r.cmd = "LD_PRELOAD=%s %s (bench/programs.py, scale %g)" % (preload, prog, real.scale)
+    if why:
+        r.message = why
+        return r
+    if not os.path.exists(spawn) or not os.path.exists(preload):
+        r.message = "missing %s (build //bench:spawn //preload:libbrkmalloc.so first)" % (
+            spawn if not os.path.exists(spawn) else preload)
+        return r
+    t0 = time.monotonic()
+    res = programs.measured(p, spawn, preload, timeout)
+    r.wall, r.maxrss_kb, r.check = time.monotonic() - t0, res["peak_rss_kb"], res["checksum"]
+    r.stdout = "check: %s\nproof: %s\nfigures: %s" % (res["checksum"], res["proof"].get("text", ""), res["figures"])
+    r.stderr = res["stderr"]
+    if res["exit"] == "exit 0":
+        r.ok = True
+    else:
+        r.message = res["exit"]
+    return r
+
+
+def run_one(bin_dir, prog, timeout, config, seed, extra_args, real=None):
+    if prog.startswith("real-"):
+        return run_real(bin_dir, prog, timeout, config, real)
     name, suffix, preload, args, env_extra, _ = config
     r = Result(prog, name)
     exe = os.path.join(bin_dir, "tests/stress", prog + suffix)
@@ -161,6 +230,24 @@ def run_one(bin_dir, prog, timeout, config, seed, extra_args):
     return r
 
 
+def compare_real(bin_dir, jobs, results, real):
+    """A real program's check value must equal glibc's (run glibc once more if --only left it out)."""
+    glibc = next(c for c in CONFIGS if c[0] == "glibc")
+    for prog in sorted({r.prog for r in results if r.prog.startswith("real-")}):
+        rs = [r for r in results if r.prog == prog]
+        ref = next((r for r in rs if r.config == "glibc"), None)
+        if ref is None:
+            tmo = next(j[1] for j in jobs if j[0] == prog)
+            ref = run_real(bin_dir, prog, tmo, glibc, real)
+        for r in rs:
+            if r.ok and ref.ok and r.check != ref.check:
+                r.ok = False
+                r.message = "check value %s differs from glibc's %s" % (r.check, ref.check)
+            elif r.ok and not ref.ok and r.config != "glibc":
+                r.ok = False
+                r.message = "no glibc reference to compare with (%s)" % ref.message
+
+
 def selected(patterns, prog, config):
     if not patterns:
         return True
@@ -215,13 +302,15 @@ def main():
     patterns = [p for p in args.only.split(",") if p]
     extra = ["--long"] if args.long else []
     jobs = [(prog, (tmo_long if args.long else tmo) * args.timeout_scale, cfg)
-            for prog, tmo, tmo_long in PROGRAMS for cfg in CONFIGS if selected(patterns, prog, cfg[0])]
+            for prog, tmo, tmo_long in PROGRAMS for cfg in CONFIGS if selected(patterns, prog, cfg[0])
+            and (not prog.startswith("real-") or cfg[0] in REAL_CONFIGS)]
     if not jobs:
         print("no program/config matches --only %s" % args.only)
         return 2
     print("stress: %d runs, seed %d, binaries from %s%s" % (len(jobs), seed, bin_dir, ", LONG" if args.long else ""))
     sys.stdout.flush()
 
+    real = RealPrograms(REAL_SCALE_LONG if args.long else REAL_SCALE)
     results = [None] * len(jobs)
     lock = threading.Lock()
     next_job = [0]
@@ -235,7 +324,7 @@ def main():
             if i >= len(jobs):
                 return
             prog, tmo, cfg = jobs[i]
-            r = run_one(bin_dir, prog, tmo, cfg, seed, extra)
+            r = run_one(bin_dir, prog, tmo, cfg, seed, extra, real)
             results[i] = r
             with lock:
                 done = sum(1 for x in results if x is not None)
@@ -255,6 +344,8 @@ def main():
         t.start()
     for t in threads:
         t.join()
+    compare_real(bin_dir, jobs, results, real)
+    real.close()
 
     # Table: program x allocator.
     cfg_names = [c[0] for c in CONFIGS if any(r.config == c[0] for r in results)]

@@ -117,7 +117,7 @@ TEST(Reclaim, BlocksFreedToAnExitedThreadGoBackOnTrim) {
 
 // Without brk_trim: the purger drains the idle heap and purges what it gave back after the delay.
 TEST(Reclaim, BlocksFreedToAnIdleThreadGoBackWithoutTrim) {
-  if (!g_options.purge_thread || g_options.purge_delay_ms == 0) GTEST_SKIP() << "needs the background purger";
+  ASSERT_TRUE(g_options.purge_thread && g_options.purge_delay_ms > 0) << "run with the background purger";
   brk_trim(0);
   const brk_stats base = stats();
   std::vector<void*> blocks;
