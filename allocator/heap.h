@@ -121,8 +121,9 @@ BRK_INLINE void heap_free(void* p) {
   if (BRK_UNLIKELY(!s || s->owner != tls_fast_owner)) return free_slow(p, s);
   Block* b = static_cast<Block*>(p);
   if (BRK_UNLIKELY(!block_start(s, p) || marked_free(b))) return free_slow(p, s);
-  b->mark = free_mark(b);
-  b->link = encode_link_as<false>(s->free, b);
+  // Two plain stores (relaxed atomics only so that the compiler does not pair them through SSE registers).
+  __atomic_store_n(&b->mark, free_mark(b), __ATOMIC_RELAXED);
+  __atomic_store_n(&b->link, encode_link_as<false>(s->free, b), __ATOMIC_RELAXED);
   s->free = b;
   uint32_t used = s->used - 1;
   __atomic_store_n(&s->used, used, __ATOMIC_RELAXED);
