@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "allocator/arena.h"
+#include "allocator/fork_child.h"
 #include "allocator/heap.h"
 #include "allocator/large.h"
 #include "allocator/options.h"
@@ -116,6 +117,12 @@ void* brk_realloc(void* p, size_t size) noexcept {
     heap_free(p);
     return nullptr;
   }
+  if (BRK_UNLIKELY(fork_child_owns(p))) {  // a stuck fork child's block (fork_child.h): moved, not freed
+    size_t have = fork_child_size(p);
+    void* q = alloc(size);
+    if (q) memcpy(q, p, size < have ? size : have);
+    return q;
+  }
   Span* s = owned_span(p, "realloc of invalid pointer");
   size_t have = usable(s);
   if (s->kind == kLarge) {
@@ -180,11 +187,12 @@ void* brk_pvalloc(size_t size) noexcept {
 
 size_t brk_usable_size(const void* p) noexcept {
   if (!p) return 0;
+  if (BRK_UNLIKELY(fork_child_owns(p))) return fork_child_size(p);
   return usable(owned_span(p, "malloc_usable_size of invalid pointer"));
 }
 
 void brk_free_sized(void* p, size_t size) noexcept {
-  if (!p) return;
+  if (!p || fork_child_owns(p)) return;
   Span* s = owned_span(p, "free of invalid pointer");
   size_t have = usable(s);
   // Any size the block could have been allocated (or resized in place) with is accepted.
@@ -195,7 +203,7 @@ void brk_free_sized(void* p, size_t size) noexcept {
 }
 
 void brk_free_aligned_sized(void* p, size_t alignment, size_t size) noexcept {
-  if (!p) return;
+  if (!p || fork_child_owns(p)) return;
   Span* s = owned_span(p, "free of invalid pointer");
   if (size > usable(s) || (alignment && (uintptr_t(p) & (alignment - 1)))) fatal_sized_free(p, size);
   heap_free(p);
@@ -204,6 +212,7 @@ void brk_free_aligned_sized(void* p, size_t alignment, size_t size) noexcept {
 int brk_trim(size_t pad) noexcept {
   (void)pad;
   runtime_init();
+  if (fork_child_stuck()) return 0;
   heap_reclaim_all(true);
   return arena_purge(true) > 0;
 }

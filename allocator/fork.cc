@@ -19,9 +19,15 @@
 //   19431); taking the list lock first is the order glibc's own malloc uses. No code that holds one of our
 //   locks ever waits for stdio. glibc releases the list lock in the parent and resets it in the child
 //   whenever the process is multi-threaded, so the child does not release it again.
-// - The child releases what prepare took and forgets the purger thread (started again on demand).
+// - Signals are blocked on the forking thread from prepare to the parent/child handler, so a handler cannot
+//   fork in the middle of our own fork handlers (glibc's tst-mallocfork); it runs right after them.
+// - The child releases what prepare took and forgets the purger thread (started again on demand). If its
+//   thread still holds a lock (it forked from a handler that interrupted malloc), the child allocates from
+//   a region of its own until that section is done (fork_child.h).
 #include <pthread.h>
+#include <signal.h>
 
+#include "allocator/fork_child.h"
 #include "allocator/heap.h"
 #include "allocator/lock.h"
 #include "allocator/purger.h"
@@ -50,6 +56,7 @@ constexpr unsigned kMaxDepth = 8;  // forks nested in signal handlers; deeper on
 struct Taken {
   uint8_t locks;  // bit i: kLockOrder[i] taken by this prepare
   bool stdio;     // _IO_list_lock taken by this prepare
+  sigset_t mask;  // the thread's signal mask before prepare
 };
 __thread unsigned tls_depth BRK_TLS;
 __thread Taken tls_taken[kMaxDepth] BRK_TLS;
@@ -57,7 +64,10 @@ __thread Taken tls_taken[kMaxDepth] BRK_TLS;
 void prepare() {
   unsigned d = tls_depth++;
   if (d >= kMaxDepth) return;
-  Taken t{0, false};
+  Taken t{0, false, {}};
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &t.mask);
   if (!__libc_single_threaded) {
     _IO_list_lock();
     t.stdio = true;
@@ -73,7 +83,7 @@ void prepare() {
 
 Taken release() {
   unsigned d = --tls_depth;
-  if (d >= kMaxDepth) return Taken{0, false};
+  if (d >= kMaxDepth) return Taken{0, false, {}};
   Taken t = tls_taken[d];
   for (unsigned i = kNumLocks; i-- > 0;) {
     if (t.locks & (1u << i)) kLockOrder[i]->unlock();
@@ -83,12 +93,18 @@ Taken release() {
 }
 
 void parent() {
-  if (release().stdio) _IO_list_unlock();
+  Taken t = release();
+  if (t.stdio) _IO_list_unlock();
+  if (tls_depth < kMaxDepth) pthread_sigmask(SIG_SETMASK, &t.mask, nullptr);
 }
 
 void child() {
-  release();  // the list lock was reset by glibc's fork
+  Taken t = release();  // the list lock was reset by glibc's fork
   purger_fork_child();
+  for (Lock* l : kLockOrder)
+    if (l->held_by_me()) fork_child_note_held(l);
+  heap_fork_child_note_held();
+  if (tls_depth < kMaxDepth) pthread_sigmask(SIG_SETMASK, &t.mask, nullptr);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <sys/auxv.h>
 
 #include "allocator/arena.h"
+#include "allocator/fork_child.h"
 #include "allocator/large.h"
 #include "allocator/meta.h"
 #include "allocator/options.h"
@@ -295,6 +296,7 @@ void fatal_corrupt(const Block* b) { fatal_pointer("free list corrupted at", b);
 void* pop_corrupt(const Block* b) { fatal_corrupt(b); }
 
 void* heap_refill(Heap* h, unsigned cls) {
+  if (fork_child_stuck()) return fork_child_alloc(class_size(cls), kMinAlign);
   if (BRK_UNLIKELY(h == &g_empty_heap)) return alloc_without_heap(cls);
   void* p;
   {
@@ -330,6 +332,7 @@ void* heap_refill(Heap* h, unsigned cls) {
 
 // From heap_free, called by the API with no lock held.
 void heap_span_event(Heap* h, Span* s) {
+  if (fork_child_stuck()) return;  // settled on a later event, or by a reclaim
   {
     LockGuard g(h->lock);
     span_settle(h, s, true);
@@ -338,11 +341,12 @@ void heap_span_event(Heap* h, Span* s) {
 }
 
 void free_slow(void* p, Span* s) {
-  if (!p) return;
+  if (!p || fork_child_owns(p)) return;
   if (!s) fatal_pointer("free of invalid pointer", p);
   switch (s->kind) {
     case kLarge:
       if (p != reinterpret_cast<void*>(s->start)) fatal_pointer("free of invalid pointer", p);
+      if (fork_child_stuck()) return;  // kept: giving it back needs a lock this thread holds
       large_free(s);
       purger_start_if_requested();  // a large block served from arena pages leaves them dirty
       return;
@@ -406,6 +410,12 @@ void heap_fork_lock(unsigned depth) {
     g_shared_heap.lock.lock();
     g_shared_heap.fork_depth = uint8_t(depth + 1);
   }
+}
+
+void heap_fork_child_note_held() {
+  for (Heap* h = g_all_heaps.load(std::memory_order_acquire); h; h = h->all_next)
+    if (h->lock.held_by_me()) fork_child_note_held(&h->lock);
+  if (g_shared_heap.lock.held_by_me()) fork_child_note_held(&g_shared_heap.lock);
 }
 
 void heap_fork_unlock(unsigned depth) {

@@ -139,6 +139,7 @@ size_t heap_count();
 // fork.cc: every heap's lock, in registry order, after g_shared_lock and before the arena's.
 void heap_fork_lock(unsigned depth);
 void heap_fork_unlock(unsigned depth);
+void heap_fork_child_note_held();  // fork_child.h: heap locks the child's thread still holds
 
 }  // namespace brkmalloc
 

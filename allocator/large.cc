@@ -6,6 +6,7 @@
 
 #include "allocator/arena.h"
 #include "allocator/config.h"
+#include "allocator/fork_child.h"
 #include "allocator/meta.h"
 #include "allocator/options.h"
 #include "allocator/os.h"
@@ -65,6 +66,7 @@ void* mapped_block(size_t size, size_t bytes, size_t align) {
 }  // namespace
 
 void* large_alloc(size_t size, size_t align, bool zero) {
+  if (fork_child_stuck()) return fork_child_alloc(size, align);  // fresh pages: zero
   size_t bytes = align_up(size, kPageSize);
   if (bytes < size) return nullptr;
   // mmap_max 0 (glibc's M_MMAP_MAX): no block gets a mapping of its own.

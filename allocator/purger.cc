@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include "allocator/arena.h"
+#include "allocator/fork_child.h"
 #include "allocator/heap.h"
 #include "allocator/options.h"
 #include "allocator/os.h"
@@ -66,6 +67,7 @@ void purger_request_reclaim() {
 }
 
 void purger_start_slow() {
+  if (fork_child_stuck()) return;  // asked again by a later free
   g_purger_requested.store(false, std::memory_order_relaxed);
   int expected = kNone;
   if (!g_state.compare_exchange_strong(expected, kStarting)) return;
