@@ -72,10 +72,19 @@ void prepare() {
     _IO_list_lock();
     t.stdio = true;
   }
+  // A thread inside an allocator section (its signal handler forks) holds a lock out of order: waiting
+  // for an earlier one could wait for a thread that waits for ours. It only tries; a lock it cannot get
+  // stays held in the child, which then allocates on its own (fork_child.h).
+  bool inside = heap_fork_any_held_by_me();
+  for (Lock* l : kLockOrder) inside |= l->held_by_me();
   for (unsigned i = 0; i < kNumLocks; ++i) {
-    if (i == kHeapLocks) heap_fork_lock(d);
+    if (i == kHeapLocks) heap_fork_lock(d, inside);
     if (kLockOrder[i]->held_by_me()) continue;
-    kLockOrder[i]->lock();
+    if (inside) {
+      if (!kLockOrder[i]->try_lock_briefly()) continue;
+    } else {
+      kLockOrder[i]->lock();
+    }
     t.locks |= uint8_t(1u << i);
   }
   tls_taken[d] = t;
@@ -101,8 +110,9 @@ void parent() {
 void child() {
   Taken t = release();  // the list lock was reset by glibc's fork
   purger_fork_child();
+  // Still locked now: by this thread's interrupted section, or by a thread the child does not have.
   for (Lock* l : kLockOrder)
-    if (l->held_by_me()) fork_child_note_held(l);
+    if (l->is_locked()) fork_child_note_held(l);
   heap_fork_child_note_held();
   if (tls_depth < kMaxDepth) pthread_sigmask(SIG_SETMASK, &t.mask, nullptr);
 }

@@ -26,7 +26,7 @@ void fork_child_note_held(Lock* l) {
 
 bool fork_child_stuck_slow() {
   for (unsigned i = 0; i < g_num_held; ++i)
-    if (g_held[i]->held_by_me()) return true;
+    if (g_held[i]->is_locked()) return true;
   g_fork_child_stuck = false;
   return false;
 }

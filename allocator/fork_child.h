@@ -4,8 +4,9 @@
 // malloc). The child's only thread is then that same thread, still inside the interrupted section, which
 // resumes only when the handler returns: until then the structures behind that lock are half-updated and
 // the lock can never be taken. glibc's child in that state corrupts its heap; ours must neither corrupt
-// nor wait for ever. So fork.cc marks the child, and while any lock its thread held at the fork is still
-// held, a slow path that would need one serves the request from a small bump region of its own instead
+// nor wait for ever. The same holds for a lock that fork's prepare could not take in that state (another
+// thread held it, waiting for ours): in the child its holder does not exist. So fork.cc marks the child,
+// and while any lock still locked after the fork is locked, a slow path that would need one serves the request from a small bump region of its own instead
 // (blocks there are never reused; free of them does nothing), and a free that would need one leaves its
 // block in place. Once the interrupted sections are done, everything is normal again. The fast paths are
 // untouched (they take no lock).

@@ -400,22 +400,31 @@ size_t heap_count() {
   return g_heaps_created;
 }
 
-void heap_fork_lock(unsigned depth) {
-  for (Heap* h = g_all_heaps.load(std::memory_order_acquire); h; h = h->all_next) {
-    if (h->lock.held_by_me()) continue;
-    h->lock.lock();
+void heap_fork_lock(unsigned depth, bool try_only) {
+  auto take = [depth, try_only](Heap* h) {
+    if (h->lock.held_by_me()) return;
+    if (try_only) {
+      if (!h->lock.try_lock_briefly()) return;
+    } else {
+      h->lock.lock();
+    }
     h->fork_depth = uint8_t(depth + 1);
-  }
-  if (!g_shared_heap.lock.held_by_me()) {
-    g_shared_heap.lock.lock();
-    g_shared_heap.fork_depth = uint8_t(depth + 1);
-  }
+  };
+  take(&g_shared_heap);
+  for (Heap* h = g_all_heaps.load(std::memory_order_acquire); h; h = h->all_next) take(h);
+}
+
+bool heap_fork_any_held_by_me() {
+  if (g_shared_heap.lock.held_by_me()) return true;
+  for (Heap* h = g_all_heaps.load(std::memory_order_acquire); h; h = h->all_next)
+    if (h->lock.held_by_me()) return true;
+  return false;
 }
 
 void heap_fork_child_note_held() {
   for (Heap* h = g_all_heaps.load(std::memory_order_acquire); h; h = h->all_next)
-    if (h->lock.held_by_me()) fork_child_note_held(&h->lock);
-  if (g_shared_heap.lock.held_by_me()) fork_child_note_held(&g_shared_heap.lock);
+    if (h->lock.is_locked()) fork_child_note_held(&h->lock);
+  if (g_shared_heap.lock.is_locked()) fork_child_note_held(&g_shared_heap.lock);
 }
 
 void heap_fork_unlock(unsigned depth) {

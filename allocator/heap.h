@@ -137,7 +137,8 @@ BRK_INLINE void heap_free(void* p) {
 size_t heap_reclaim_all(bool wait);
 size_t heap_count();
 // fork.cc: every heap's lock, in registry order, after g_shared_lock and before the arena's.
-void heap_fork_lock(unsigned depth);
+void heap_fork_lock(unsigned depth, bool try_only);
+bool heap_fork_any_held_by_me();
 void heap_fork_unlock(unsigned depth);
 void heap_fork_child_note_held();  // fork_child.h: heap locks the child's thread still holds
 

@@ -17,39 +17,48 @@
 
 #include "allocator/config.h"
 
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the futex word is the low half of the lock word");
+
 namespace brkmalloc {
 
-extern __thread char tls_lock_token BRK_TLS;
-BRK_INLINE uintptr_t lock_self() { return reinterpret_cast<uintptr_t>(&tls_lock_token); }
+extern __thread uint64_t tls_lock_token BRK_TLS;
+// Even (8-byte aligned), so bit 0 of a lock word is free for "sleepers may wait".
+BRK_INLINE uint64_t lock_self() { return reinterpret_cast<uintptr_t>(&tls_lock_token); }
 
 class Lock {
  public:
+  // One word holds the holder's token (0: free) and the sleepers bit, so a signal handler that interrupts
+  // lock or unlock sees either "held by me" or "free", never a held lock without its holder.
   void lock() {
-    uint32_t free_state = 0;
-    if (BRK_UNLIKELY(!state_.compare_exchange_strong(free_state, 1, std::memory_order_acquire,
-                                                     std::memory_order_relaxed)))
+    uint64_t free_word = 0;
+    if (BRK_UNLIKELY(!word_.compare_exchange_strong(free_word, lock_self(), std::memory_order_acquire,
+                                                    std::memory_order_relaxed)))
       lock_slow();
-    owner_.store(lock_self(), std::memory_order_relaxed);
   }
   bool try_lock() {
-    uint32_t free_state = 0;
-    if (!state_.compare_exchange_strong(free_state, 1, std::memory_order_acquire, std::memory_order_relaxed))
-      return false;
-    owner_.store(lock_self(), std::memory_order_relaxed);
-    return true;
+    uint64_t free_word = 0;
+    return word_.compare_exchange_strong(free_word, lock_self(), std::memory_order_acquire,
+                                         std::memory_order_relaxed);
   }
   void unlock() {
-    owner_.store(0, std::memory_order_relaxed);
-    if (state_.exchange(0, std::memory_order_release) == 2) wake();
+    if (word_.exchange(0, std::memory_order_release) & 1) wake();
   }
   // Only the holder can see its own token here, so a relaxed read is exact for the question it answers.
-  bool held_by_me() const { return owner_.load(std::memory_order_relaxed) == lock_self(); }
+  bool held_by_me() const { return (word_.load(std::memory_order_relaxed) & ~uint64_t{1}) == lock_self(); }
+  bool is_locked() const { return word_.load(std::memory_order_relaxed) != 0; }
+  // A few tries, for fork's prepare when its thread is inside an allocator section already (fork.cc).
+  bool try_lock_briefly() {
+    for (int i = 0; i < 2000; ++i) {
+      if (try_lock()) return true;
+      __builtin_ia32_pause();
+    }
+    return false;
+  }
 
  private:
   void lock_slow();
   void wake();
-  std::atomic<uint32_t> state_{0};  // 0 free, 1 held, 2 held with (possible) sleepers
-  std::atomic<uintptr_t> owner_{0};
+  std::atomic<uint64_t> word_{0};  // holder's token | 1 if sleepers may wait; 0 when free
 };
 
 class LockGuard {
