@@ -23,6 +23,12 @@ void* out_of_memory() {
   return nullptr;
 }
 
+// glibc's perturb byte: a new block (not calloc's) reads as its complement.
+void* perturbed(void* p, size_t size) {
+  if (int perturb = __atomic_load_n(&g_options.perturb, __ATOMIC_RELAXED)) memset(p, ~perturb & 0xff, size);
+  return p;
+}
+
 // Sizes up to here come from size classes; larger ones are large blocks (large.h).
 size_t small_limit() {
   size_t t = mmap_threshold();
@@ -38,7 +44,7 @@ BRK_NOINLINE void* malloc_slow(size_t size) {
     if (size > size_t(PTRDIFF_MAX)) return out_of_memory();
     p = large_alloc(size, kMinAlign, false);
   }
-  return p ? p : out_of_memory();
+  return p ? perturbed(p, size) : out_of_memory();
 }
 
 BRK_NOINLINE void* refill(Heap* h, unsigned cls) {
@@ -70,7 +76,7 @@ void* alloc_aligned(size_t size, size_t align) {
   } else {
     p = large_alloc(size == 0 ? 1 : size, align, false);
   }
-  return p ? p : out_of_memory();
+  return p ? perturbed(p, size) : out_of_memory();
 }
 
 // The span of a block we handed out, or a report naming `who` and an abort.

@@ -253,7 +253,8 @@ BRK_NOINLINE void* alloc_without_heap(unsigned cls) {
     return nullptr;
   }
   tls_heap = h;
-  if (!g_full_checks) tls_fast_owner = h;
+  // Full checks and glibc's perturb byte send this thread's frees through free_slow.
+  if (!g_full_checks && !__atomic_load_n(&g_options.perturb, __ATOMIC_RELAXED)) tls_fast_owner = h;
   tls_state = kActive;
   pthread_setspecific(g_exit_key, h);  // may allocate; this thread has its heap already
   runtime_init_late();
@@ -361,6 +362,8 @@ void free_slow(void* p, Span* s) {
   if (!block_start(s, p)) fatal_pointer("free of invalid pointer", p);
   Block* b = static_cast<Block*>(p);
   if (marked_free(b)) fatal_pointer("double free of", p);
+  // glibc's perturb byte: a freed block reads as it (beyond the two words the free lists use).
+  if (int perturb = __atomic_load_n(&g_options.perturb, __ATOMIC_RELAXED)) memset(p, perturb, s->block_size);
   Heap* owner = s->owner;  // stable: the span cannot be released while this block is in use
   if (owner != tls_heap) {
     remote_free(s, b);

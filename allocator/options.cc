@@ -345,6 +345,7 @@ int options_mallopt(int param, int value) {
       return 1;
     case M_PERTURB:
       __atomic_store_n(&g_options.perturb, value, __ATOMIC_RELAXED);
+      refresh_small_bound();  // new blocks now take the slow paths, which fill them
       return 1;
     default:  // M_CHECK_ACTION, M_ARENA_TEST, M_ARENA_MAX and unknown parameters: glibc answers 1
       return 1;

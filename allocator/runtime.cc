@@ -27,9 +27,10 @@ Lock g_init_lock;  // taken by runtime_init_slow only
 namespace {
 
 // Sizes below g_small_bound take the inline fast path; under full checks none does (it has no checks),
-// not even size 0, which is why the bound is exclusive.
+// not even size 0, which is why the bound is exclusive; with glibc's perturb byte none does either (the
+// slow paths fill the blocks).
 size_t small_bound_for(size_t threshold) {
-  if (g_full_checks) return 0;
+  if (g_full_checks || __atomic_load_n(&g_options.perturb, __ATOMIC_RELAXED)) return 0;
   return (threshold < kSmallLookupMax ? threshold : kSmallLookupMax) + 1;
 }
 
@@ -74,6 +75,8 @@ void store_threshold(size_t bytes) {
 }
 
 }  // namespace
+
+void refresh_small_bound() { store_threshold(mmap_threshold()); }
 
 void set_mmap_threshold(size_t bytes) {
   runtime_init();

@@ -21,6 +21,8 @@ BRK_INLINE void runtime_init() {
 void runtime_init_late();
 // Sets the threshold (clamped to kMaxMmapThreshold) and fixes it, as glibc's mallopt does.
 void set_mmap_threshold(size_t bytes);
+// Recomputes g_small_bound after a setting it depends on changed (mallopt(M_PERTURB)).
+void refresh_small_bound();
 // glibc's dynamic threshold: when a block that got its own mapping is freed and the threshold was never
 // set explicitly, blocks up to its size come from size classes from then on (up to kMaxMmapThreshold, 32 MiB, as glibc),
 // so a program that churns blocks of one size does not pay mmap, munmap and page faults for each.

@@ -2,6 +2,7 @@
 // refusals; options_parse on made-up environments (each glibc and BRKMALLOC_* setting, their precedence,
 // malformed values reported once and ignored, secure mode); options_mallopt's answers against glibc's own
 // mallopt. (The process environment is checked end to end by the misuse and install runners.)
+#include "allocator/brkmalloc.h"
 #include "allocator/options.h"
 #include "allocator/os.h"
 
@@ -14,6 +15,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <thread>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -407,6 +409,41 @@ TEST(HugePages, AdvisesOnlyWholeAlignedHugePages) {
   // Less than one whole huge page: nothing to advise.
   EXPECT_FALSE(os::advise_hugepages(base + kPageSize, huge));
   os::unmap(base, 4 * huge);
+}
+
+}  // namespace
+}  // namespace brkmalloc
+
+namespace brkmalloc {
+namespace {
+
+// glibc's perturb byte (M_PERTURB): a new block (not calloc's) reads as the byte's complement, a freed
+// one as the byte. A thread's frees follow the setting it started with, so the check runs in a new one.
+TEST(Perturb, NewAndFreedBlocksAreFilled) {
+  ASSERT_EQ(options_mallopt(M_PERTURB, 0x5a), 1);
+  std::thread([] {
+    for (size_t size : {size_t{24}, size_t{100}, size_t{3000}, size_t{200} << 10}) {
+      SCOPED_TRACE(size);
+      unsigned char* p = static_cast<unsigned char*>(brk_malloc(size));
+      ASSERT_NE(p, nullptr);
+      for (size_t i = 0; i < size; ++i) ASSERT_EQ(p[i], 0xa5) << i;
+      unsigned char* z = static_cast<unsigned char*>(brk_calloc(1, size));
+      ASSERT_NE(z, nullptr);
+      for (size_t i = 0; i < size; ++i) ASSERT_EQ(z[i], 0) << i;
+      brk_free(z);
+      if (size <= 4096) {
+        brk_free(p);
+        // Still our memory (a free block of a live span): beyond the free-list words it reads as the byte.
+        for (size_t i = 16; i < size; ++i) ASSERT_EQ(p[i], 0x5a) << i;
+      } else {
+        brk_free(p);
+      }
+    }
+  }).join();
+  ASSERT_EQ(options_mallopt(M_PERTURB, 0), 1);
+  unsigned char* q = static_cast<unsigned char*>(brk_malloc(64));
+  ASSERT_NE(q, nullptr);
+  brk_free(q);
 }
 
 }  // namespace

@@ -273,3 +273,41 @@ TEST(Reclaim, SpanReuseAtEverySizeClassKeepsContents) {
 
 }  // namespace
 }  // namespace brkmalloc
+
+namespace brkmalloc {
+namespace {
+
+// Big blocks kept in the arenas for reuse (large.h) still go back to the OS: after churning blocks of a
+// few MiB and freeing them, RSS falls to near where it was within a few purge delays, without brk_trim.
+TEST(Reclaim, BigBlockChurnGivesPagesBackAfterTheDelay) {
+  ASSERT_TRUE(g_options.purge_thread && g_options.purge_delay_ms > 0) << "run with the background purger";
+  brk_trim(0);
+  const brk_stats base = stats();
+  std::vector<void*> live(8, nullptr);
+  uint64_t seed = 7;
+  for (int i = 0; i < 200; ++i) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    size_t k = (seed >> 33) % live.size();
+    size_t size = (size_t{2} << 20) + ((seed >> 40) % 6) * (size_t{1} << 20);
+    brk_free(live[k]);
+    live[k] = brk_malloc(size);
+    ASSERT_NE(live[k], nullptr);
+    memset(live[k], int(i), size);
+  }
+  const brk_stats peak = stats();
+  ASSERT_GT(peak.resident, base.resident + (size_t{16} << 20));
+  for (void*& p : live) {
+    brk_free(p);
+    p = nullptr;
+  }
+  brk_stats after = stats();
+  for (int i = 0; i < 40 && after.resident > base.resident + (peak.resident - base.resident) / 10; ++i) {
+    usleep(useconds_t(g_options.purge_delay_ms * 100));
+    after = stats();
+  }
+  EXPECT_LE(after.resident, base.resident + (peak.resident - base.resident) / 10)
+      << "base " << base.resident << " peak " << peak.resident;
+}
+
+}  // namespace
+}  // namespace brkmalloc
