@@ -11,6 +11,7 @@
 #include "allocator/heap.h"
 #include "allocator/large.h"
 #include "allocator/options.h"
+#include "allocator/prof.h"
 #include "allocator/runtime.h"
 #include "allocator/stats.h"
 
@@ -35,8 +36,12 @@ size_t small_limit() {
   return t < kMaxSmallSize ? t : kMaxSmallSize;
 }
 
-BRK_NOINLINE void* malloc_slow(size_t size) {
+// BRK_ALLOC_PATH (prof.h): every function that may be on the stack between a program's call and the heap
+// profiler's sampler, so that the profiler can cut the allocator's own frames off the stacks it records.
+BRK_NOINLINE BRK_ALLOC_PATH void* malloc_slow(size_t size) {
   runtime_init();
+  if (BRK_UNLIKELY(g_prof_on))
+    if (void* p = prof_alloc(size, kMinAlign, false)) return perturbed(p, size);
   void* p;
   if (size <= small_limit()) {
     p = heap_alloc(tls_heap, size_to_class(size));
@@ -65,10 +70,12 @@ BRK_INLINE void* alloc(size_t size) {
 }
 
 // align is a power of two.
-void* alloc_aligned(size_t size, size_t align) {
+BRK_ALLOC_PATH void* alloc_aligned(size_t size, size_t align) {
   if (align <= kMinAlign) return alloc(size);
   runtime_init();
   if (size > size_t(PTRDIFF_MAX) || align > size_t(PTRDIFF_MAX) / 2 + 1) return out_of_memory();
+  if (BRK_UNLIKELY(g_prof_on))
+    if (void* p = prof_alloc(size, align, false)) return perturbed(p, size);
   void* p;
   if (align <= kPageSize && align_up(size, align) <= small_limit()) {
     unsigned cls = aligned_class(size, align);
@@ -96,11 +103,11 @@ size_t usable(const Span* s) { return s->kind == kLarge ? s->bytes : s->block_si
 
 extern "C" {
 
-void* brk_malloc(size_t size) noexcept { return alloc(size); }
+BRK_ALLOC_PATH void* brk_malloc(size_t size) noexcept { return alloc(size); }
 
 void brk_free(void* p) noexcept { heap_free(p); }
 
-void* brk_calloc(size_t count, size_t size) noexcept {
+BRK_ALLOC_PATH void* brk_calloc(size_t count, size_t size) noexcept {
   size_t total;
   if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
   if (total >= g_small_bound) {
@@ -108,6 +115,8 @@ void* brk_calloc(size_t count, size_t size) noexcept {
     // large_alloc zeroes only what is not known to be zero (a fresh mapping or purged pages are).
     if (total > small_limit()) {
       if (total > size_t(PTRDIFF_MAX)) return out_of_memory();
+      if (BRK_UNLIKELY(g_prof_on))
+        if (void* p = prof_alloc(total, kMinAlign, true)) return p;
       void* p = large_alloc(total, kMinAlign, true);
       return p ? p : out_of_memory();
     }
@@ -117,7 +126,7 @@ void* brk_calloc(size_t count, size_t size) noexcept {
   return p;
 }
 
-void* brk_realloc(void* p, size_t size) noexcept {
+BRK_ALLOC_PATH void* brk_realloc(void* p, size_t size) noexcept {
   if (!p) return alloc(size);
   if (size == 0) {  // as glibc: frees and returns NULL
     heap_free(p);
@@ -132,7 +141,8 @@ void* brk_realloc(void* p, size_t size) noexcept {
   Span* s = owned_span(p, "realloc of invalid pointer");
   size_t have = usable(s);
   if (s->kind == kLarge) {
-    if (size > small_limit()) {
+    // A sampled block moves (below), so that its record is dropped and the new block counted.
+    if (size > small_limit() && !prof_sampled(p)) {
       if (size > size_t(PTRDIFF_MAX)) return out_of_memory();
       if (void* q = large_resize(s, size)) return q;
     }
@@ -146,13 +156,13 @@ void* brk_realloc(void* p, size_t size) noexcept {
   return q;
 }
 
-void* brk_reallocarray(void* p, size_t count, size_t size) noexcept {
+BRK_ALLOC_PATH void* brk_reallocarray(void* p, size_t count, size_t size) noexcept {
   size_t total;
   if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
   return brk_realloc(p, total);
 }
 
-void* brk_aligned_alloc(size_t alignment, size_t size) noexcept {
+BRK_ALLOC_PATH void* brk_aligned_alloc(size_t alignment, size_t size) noexcept {
   // glibc 2.36: a non-power-of-two (or zero) alignment is EINVAL; any size is accepted.
   if (!is_pow2(alignment)) {
     errno = EINVAL;
@@ -161,7 +171,7 @@ void* brk_aligned_alloc(size_t alignment, size_t size) noexcept {
   return alloc_aligned(size, alignment);
 }
 
-int brk_posix_memalign(void** out, size_t alignment, size_t size) noexcept {
+BRK_ALLOC_PATH int brk_posix_memalign(void** out, size_t alignment, size_t size) noexcept {
   if (!is_pow2(alignment) || alignment < sizeof(void*)) return EINVAL;
   void* p = alloc_aligned(size, alignment);
   if (!p) return ENOMEM;  // errno is ENOMEM too, as glibc sets it
@@ -169,7 +179,7 @@ int brk_posix_memalign(void** out, size_t alignment, size_t size) noexcept {
   return 0;
 }
 
-void* brk_memalign(size_t alignment, size_t size) noexcept {
+BRK_ALLOC_PATH void* brk_memalign(size_t alignment, size_t size) noexcept {
   // glibc rounds a non-power-of-two alignment up to the next power of two.
   if (!is_pow2(alignment)) {
     if (alignment > SIZE_MAX / 2 + 1) {  // as glibc: no power of two to round up to
@@ -183,9 +193,9 @@ void* brk_memalign(size_t alignment, size_t size) noexcept {
   return alloc_aligned(size, alignment);
 }
 
-void* brk_valloc(size_t size) noexcept { return alloc_aligned(size, kPageSize); }
+BRK_ALLOC_PATH void* brk_valloc(size_t size) noexcept { return alloc_aligned(size, kPageSize); }
 
-void* brk_pvalloc(size_t size) noexcept {
+BRK_ALLOC_PATH void* brk_pvalloc(size_t size) noexcept {
   size_t rounded = align_up(size == 0 ? 1 : size, kPageSize);
   if (rounded < size) return out_of_memory();
   return alloc_aligned(rounded, kPageSize);

@@ -67,6 +67,13 @@ BRK_API void brk_get_stats(struct brk_stats* out) BRK_NOEXCEPT;
 /* Writes a human-readable report (totals and per size class) to the file descriptor, without allocating. */
 BRK_API void brk_print_stats(int fd) BRK_NOEXCEPT;
 
+/* Heap profiling (README "Heap profiles"; on with BRKMALLOC_PROFILE or BRKMALLOC_LEAKS): writes the
+ * sampled heap profile, in the heap-profile text format google-pprof reads, to `path`, or with a NULL
+ * path to the next <prefix>.<pid>.<seq>.heap of BRKMALLOC_PROFILE. Returns 0, or -1 with errno set:
+ * EINVAL when profiling is off (or path is NULL and there is no prefix), else open's or write's errno.
+ * libbrkmalloc.so exports it too, so a preloaded program can find it with dlsym(RTLD_DEFAULT, ...). */
+BRK_API int brk_prof_dump(const char* path) BRK_NOEXCEPT;
+
 #ifdef __cplusplus
 }
 #endif

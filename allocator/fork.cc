@@ -30,6 +30,7 @@
 #include "allocator/fork_child.h"
 #include "allocator/heap.h"
 #include "allocator/lock.h"
+#include "allocator/prof.h"
 #include "allocator/purger.h"
 #include "allocator/runtime.h"
 
@@ -41,14 +42,15 @@ extern char __libc_single_threaded;
 
 namespace brkmalloc {
 
-extern Lock g_init_lock, g_pool_lock, g_shared_lock, g_arena_lock, g_page_map_lock, g_meta_lock;
+extern Lock g_init_lock, g_pool_lock, g_shared_lock, g_arena_lock, g_page_map_lock, g_meta_lock, g_prof_lock;
 
 namespace {
 
 // The global lock order: a thread holding one of these only ever takes later ones. The heaps' locks
 // (heap.cc) come between g_shared_lock and g_arena_lock, at kHeapLocks.
+// g_prof_lock (the heap profiler's, prof.h) is a leaf: nothing is taken or allocated under it.
 Lock* const kLockOrder[] = {&g_init_lock, &g_pool_lock, &g_shared_lock, &g_arena_lock, &g_page_map_lock,
-                            &g_meta_lock};
+                            &g_meta_lock, &g_prof_lock};
 constexpr unsigned kNumLocks = sizeof kLockOrder / sizeof kLockOrder[0];
 constexpr unsigned kHeapLocks = 3;
 constexpr unsigned kMaxDepth = 8;  // forks nested in signal handlers; deeper ones take no lock at all
@@ -110,6 +112,7 @@ void parent() {
 void child() {
   Taken t = release();  // the list lock was reset by glibc's fork
   purger_fork_child();
+  prof_fork_child();
   // Still locked now: by this thread's interrupted section, or by a thread the child does not have.
   for (Lock* l : kLockOrder)
     if (l->is_locked()) fork_child_note_held(l);

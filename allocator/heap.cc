@@ -14,6 +14,7 @@
 #include "allocator/meta.h"
 #include "allocator/options.h"
 #include "allocator/os.h"
+#include "allocator/prof.h"
 #include "allocator/purger.h"
 #include "allocator/runtime.h"
 
@@ -348,6 +349,7 @@ void free_slow(void* p, Span* s) {
     case kLarge:
       if (p != reinterpret_cast<void*>(s->start)) fatal_pointer("free of invalid pointer", p);
       if (fork_child_stuck()) return;  // kept: giving it back needs a lock this thread holds
+      prof_forget(p);  // a sampled block is a large one of its own (prof.h)
       large_free(s);
       purger_start_if_requested();  // a large block served from arena pages leaves them dirty
       return;

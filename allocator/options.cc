@@ -53,7 +53,7 @@ bool parse_uint(const char* s, uint64_t* out) {
 
 // ---- BRKMALLOC_* ------------------------------------------------------------------------------------
 
-enum class Kind { kSize, kMillis, kBool, kChecks };
+enum class Kind { kSize, kMillis, kBool, kChecks, kPath, kProfileBytes, kSignal };
 
 struct Setting {
   const char* name;  // after the BRKMALLOC_ prefix
@@ -70,6 +70,11 @@ constexpr Setting kSettings[] = {
     {"PURGE_THREAD", Kind::kBool, "0: no background purger; purge only when the allocator is called",
      &Options::purge_thread},
     {"HUGEPAGES", Kind::kBool, "1: ask for transparent huge pages on the arenas", &Options::hugepages},
+    {"PROFILE", Kind::kPath, "path prefix of heap profiles <prefix>.<pid>.<seq>.heap (turns sampling on)", nullptr},
+    {"LEAKS", Kind::kPath, "1: leak report on stderr at exit; a path: appended to that file", nullptr},
+    {"PROFILE_RATE", Kind::kProfileBytes, "mean bytes between heap-profile samples", nullptr},
+    {"PROFILE_INTERVAL", Kind::kProfileBytes, "a profile each time in-use memory grows this much; 0: never", nullptr},
+    {"PROFILE_SIGNAL", Kind::kSignal, "a signal number that writes a heap profile", nullptr},
 };
 
 void apply(const Setting& st, const char* entry, const char* value, Options* o, int fd) {
@@ -107,6 +112,33 @@ void apply(const Setting& st, const char* entry, const char* value, Options* o, 
       if (!strcmp(value, "1") || !strcmp(value, "0")) o->*st.flag = value[0] == '1';
       else warn(fd, "", entry, entry_len, "not 0 or 1", o->*st.flag ? "1" : "0");
       return;
+    case Kind::kPath: {
+      char* dst = st.name[0] == 'L' ? o->leaks : o->profile_prefix;
+      size_t n = strlen(value);
+      if (n >= sizeof o->leaks) return warn(fd, "", entry, entry_len, "longer than 255 bytes", dst[0] ? dst : "none");
+      if (st.name[0] == 'L' && !strcmp(value, "0")) n = 0;  // LEAKS=0: off
+      memcpy(dst, value, n);
+      dst[n] = 0;
+      return;
+    }
+    case Kind::kProfileBytes: {
+      bool rate = !strcmp(st.name, "PROFILE_RATE");
+      size_t& dst = rate ? o->profile_rate : o->profile_interval;
+      size_t v;
+      dec_text(def, dst);
+      if (!parse_size(value, &v) || (rate && (v == 0 || v > (size_t{1} << 40))))
+        return warn(fd, "", entry, entry_len, rate ? "not a size in 1..1T bytes, K, M or G" : "not a size in bytes, K, M or G", def);
+      dst = v;
+      return;
+    }
+    case Kind::kSignal: {
+      uint64_t v;
+      dec_text(def, uint64_t(o->profile_signal));
+      if (!parse_uint(value, &v) || v < 1 || v > 64 || v == 9 || v == 19)
+        return warn(fd, "", entry, entry_len, "not a catchable signal number", def);
+      o->profile_signal = int(v);
+      return;
+    }
   }
 }
 

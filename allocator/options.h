@@ -40,6 +40,14 @@ struct Options {
   int perturb = 0;
   // glibc.malloc.hugetlb / BRKMALLOC_HUGEPAGES: ask for transparent huge pages on the arenas.
   bool hugepages = false;
+  // The heap profiler (prof.h): BRKMALLOC_PROFILE is the path prefix of its profiles (empty: none),
+  // BRKMALLOC_LEAKS "1" (stderr) or a file for the leak report at exit (empty: none); either turns
+  // sampling on. Copied here: the environment may change after start-up.
+  char profile_prefix[256] = {};
+  char leaks[256] = {};
+  size_t profile_rate = size_t{512} << 10;      // mean bytes between samples
+  int profile_signal = 0;                       // a signal that writes a profile (0: none)
+  size_t profile_interval = size_t{100} << 20;  // a profile each time estimated in-use bytes grow this much
 };
 
 extern Options g_options;

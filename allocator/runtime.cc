@@ -14,6 +14,7 @@
 #include "allocator/lock.h"
 #include "allocator/meta.h"
 #include "allocator/options.h"
+#include "allocator/prof.h"
 #include "allocator/purger.h"
 #include "allocator/stats.h"
 
@@ -30,7 +31,8 @@ namespace {
 // not even size 0, which is why the bound is exclusive; with glibc's perturb byte none does either (the
 // slow paths fill the blocks).
 size_t small_bound_for(size_t threshold) {
-  if (g_full_checks || __atomic_load_n(&g_options.perturb, __ATOMIC_RELAXED)) return 0;
+  // The heap profiler counts every malloc on the slow path (prof.h), so it needs none on the fast one.
+  if (g_full_checks || g_prof_on || __atomic_load_n(&g_options.perturb, __ATOMIC_RELAXED)) return 0;
   return (threshold < kSmallLookupMax ? threshold : kSmallLookupMax) + 1;
 }
 
@@ -48,6 +50,7 @@ void runtime_init_slow() {
   // Fixed here, before any block exists: free lists are written in one format for the whole run.
   g_full_checks = g_options.full_checks;
   secrets_init();
+  prof_init();
   heap_thread_key_init();
   g_small_bound = small_bound_for(mmap_threshold());
   __atomic_store_n(&g_runtime_ready, true, __ATOMIC_RELEASE);
@@ -57,6 +60,7 @@ void runtime_init_late() {
   static std::atomic<bool> done{false};
   if (done.load(std::memory_order_acquire) || done.exchange(true)) return;
   fork_handlers_install();
+  prof_start();
   if (g_options.print_stats) {
     int saved = errno;
     int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);

@@ -119,8 +119,12 @@ void* late_nothrow_new(size_t n, size_t align) {
   return f ? f(n, nothrow) : nullptr;
 }
 
+// The allocating functions live in the section whose frames the heap profiler cuts off its stacks
+// (allocator/prof.h, BRK_ALLOC_PATH).
+#define BRK_ALLOCATING __attribute__((section("brk_alloc_path")))
+
 template <bool kNothrow>
-__attribute__((noinline)) void* new_retry(size_t n, size_t align) {
+__attribute__((noinline)) BRK_ALLOCATING void* new_retry(size_t n, size_t align) {
   for (;;) {
     std::new_handler handler = current_handler();
     if (!handler) {
@@ -157,16 +161,16 @@ inline void* cpp_new_aligned(size_t n, std::align_val_t a) {
 }  // namespace
 
 #define BRK_CPP __attribute__((visibility("default")))
-BRK_CPP void* operator new(size_t n) { return cpp_new<false>(n); }
-BRK_CPP void* operator new[](size_t n) { return cpp_new<false>(n); }
-BRK_CPP void* operator new(size_t n, const std::nothrow_t&) noexcept { return cpp_new<true>(n); }
-BRK_CPP void* operator new[](size_t n, const std::nothrow_t&) noexcept { return cpp_new<true>(n); }
-BRK_CPP void* operator new(size_t n, std::align_val_t a) { return cpp_new_aligned<false>(n, a); }
-BRK_CPP void* operator new[](size_t n, std::align_val_t a) { return cpp_new_aligned<false>(n, a); }
-BRK_CPP void* operator new(size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+BRK_CPP BRK_ALLOCATING void* operator new(size_t n) { return cpp_new<false>(n); }
+BRK_CPP BRK_ALLOCATING void* operator new[](size_t n) { return cpp_new<false>(n); }
+BRK_CPP BRK_ALLOCATING void* operator new(size_t n, const std::nothrow_t&) noexcept { return cpp_new<true>(n); }
+BRK_CPP BRK_ALLOCATING void* operator new[](size_t n, const std::nothrow_t&) noexcept { return cpp_new<true>(n); }
+BRK_CPP BRK_ALLOCATING void* operator new(size_t n, std::align_val_t a) { return cpp_new_aligned<false>(n, a); }
+BRK_CPP BRK_ALLOCATING void* operator new[](size_t n, std::align_val_t a) { return cpp_new_aligned<false>(n, a); }
+BRK_CPP BRK_ALLOCATING void* operator new(size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
   return cpp_new_aligned<true>(n, a);
 }
-BRK_CPP void* operator new[](size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+BRK_CPP BRK_ALLOCATING void* operator new[](size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
   return cpp_new_aligned<true>(n, a);
 }
 

@@ -14,18 +14,21 @@
 
 #define BRK_EXPORT extern "C" __attribute__((visibility("default")))
 #define BRK_ALIAS(name) __attribute__((alias(#name), visibility("default")))
+// The allocating entry points live in the section whose frames the heap profiler cuts off its stacks
+// (allocator/prof.h, BRK_ALLOC_PATH).
+#define BRK_ALLOCATING BRK_EXPORT __attribute__((section("brk_alloc_path")))
 
 // ---- C entry points ---------------------------------------------------------------------------------
-BRK_EXPORT void* malloc(size_t n) noexcept { return brk_malloc(n); }
+BRK_ALLOCATING void* malloc(size_t n) noexcept { return brk_malloc(n); }
 BRK_EXPORT void free(void* p) noexcept { brk_free(p); }
-BRK_EXPORT void* calloc(size_t c, size_t n) noexcept { return brk_calloc(c, n); }
-BRK_EXPORT void* realloc(void* p, size_t n) noexcept { return brk_realloc(p, n); }
-BRK_EXPORT void* reallocarray(void* p, size_t c, size_t n) noexcept { return brk_reallocarray(p, c, n); }
-BRK_EXPORT void* memalign(size_t a, size_t n) noexcept { return brk_memalign(a, n); }
-BRK_EXPORT int posix_memalign(void** out, size_t a, size_t n) noexcept { return brk_posix_memalign(out, a, n); }
-BRK_EXPORT void* aligned_alloc(size_t a, size_t n) noexcept { return brk_aligned_alloc(a, n); }
-BRK_EXPORT void* valloc(size_t n) noexcept { return brk_valloc(n); }
-BRK_EXPORT void* pvalloc(size_t n) noexcept { return brk_pvalloc(n); }
+BRK_ALLOCATING void* calloc(size_t c, size_t n) noexcept { return brk_calloc(c, n); }
+BRK_ALLOCATING void* realloc(void* p, size_t n) noexcept { return brk_realloc(p, n); }
+BRK_ALLOCATING void* reallocarray(void* p, size_t c, size_t n) noexcept { return brk_reallocarray(p, c, n); }
+BRK_ALLOCATING void* memalign(size_t a, size_t n) noexcept { return brk_memalign(a, n); }
+BRK_ALLOCATING int posix_memalign(void** out, size_t a, size_t n) noexcept { return brk_posix_memalign(out, a, n); }
+BRK_ALLOCATING void* aligned_alloc(size_t a, size_t n) noexcept { return brk_aligned_alloc(a, n); }
+BRK_ALLOCATING void* valloc(size_t n) noexcept { return brk_valloc(n); }
+BRK_ALLOCATING void* pvalloc(size_t n) noexcept { return brk_pvalloc(n); }
 BRK_EXPORT size_t malloc_usable_size(void* p) noexcept { return brk_usable_size(p); }
 BRK_EXPORT void free_sized(void* p, size_t n) noexcept { brk_free_sized(p, n); }
 BRK_EXPORT void free_aligned_sized(void* p, size_t a, size_t n) noexcept { brk_free_aligned_sized(p, a, n); }

@@ -9,7 +9,8 @@
 #         (reallocarray.o only calls realloc and defines reallocarray weakly, so its own internal name
 #         __libc_reallocarray is not needed in the archive.)
 #   CXX = every operator new/delete libstdc++.so.6 exports; C23 = free_sized, free_aligned_sized
-# .so:  must export exactly PUB + CXX + C23 + __posix_memalign (README promises it). Every defined entry
+#   OURS = brkmalloc's own exported names: brk_prof_dump (the heap profiler's dump, allocator/brkmalloc.h)
+# .so:  must export exactly PUB + CXX + C23 + OURS + __posix_memalign (README promises it). Every defined entry
 #       of .dynsym counts, whatever its type (function, object, TLS) and binding (global, weak, unique, and
 #       local: gold puts hidden initial-exec TLS variables there as LOCAL entries, which is how
 #       tls_heap/tls_fast_owner/tls_state once leaked). A fixture built here with gold proves the reader
@@ -56,7 +57,8 @@ awk 'NR == FNR { a[$1] = 1; next } ($1 in a) { print $2 }' "$work/addrs" "$work/
 nm -D --defined-only "$libstdcxx_so" | defined | grep -E '^(_Znw|_Zna|_Zdl|_Zda)' >"$work/CXX"
 printf '%s\n' free_sized free_aligned_sized >"$work/C23"
 
-sort -u "$work/PUB" "$work/CXX" "$work/C23" <(echo __posix_memalign) >"$work/need_so"
+printf '%s\n' brk_prof_dump >"$work/OURS"
+sort -u "$work/PUB" "$work/CXX" "$work/C23" "$work/OURS" <(echo __posix_memalign) >"$work/need_so"
 sort -u "$work/need_so" "$work/G" >"$work/need_a"
 
 dynamic_entries "$so" >"$work/so_entries"
