@@ -1,9 +1,7 @@
-// Profiles and the leak report (see prof_dump.h). Symbols in the leak report come from dladdr (in libc
-// since glibc 2.34): functions in a shared library's or a -rdynamic program's dynamic symbol table get
-// names; others print as object+offset, which `addr2line -f -e object offset` turns into a name.
+// Profiles and the leak report (see prof_dump.h). The leak report's frames are named by prof_symbols.h
+// and always carry object+offset too (`addr2line -f -e object offset` resolves them).
 #include "allocator/prof_dump.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -11,6 +9,7 @@
 
 #include "allocator/options.h"
 #include "allocator/os.h"
+#include "allocator/prof_symbols.h"
 #include "allocator/prof_table.h"
 #include "allocator/report.h"
 
@@ -79,16 +78,10 @@ void sort_by_estimate(uint32_t* v, uint32_t n) {
 
 void frame_text(Writer& w, uintptr_t a) {
   w.str("0x").hex(a);
-  Dl_info info;
-  // The return address minus one lies in the calling instruction (the last call of a function may return
-  // past its end).
-  if (!dladdr(reinterpret_cast<void*>(a - 1), &info)) return;
-  if (info.dli_sname && info.dli_saddr) {
-    w.str(" ").str(info.dli_sname).str("+0x").hex(a - reinterpret_cast<uintptr_t>(info.dli_saddr));
-  }
-  if (info.dli_fname && info.dli_fbase) {
-    w.str(" (").str(info.dli_fname[0] ? info.dli_fname : "?").str("+0x").hex(a - reinterpret_cast<uintptr_t>(info.dli_fbase)).str(")");
-  }
+  ProfSymbol sym;
+  prof_symbolize(a, &sym);
+  if (sym.name[0]) w.str(" ").str(sym.name).str("+0x").hex(sym.offset);
+  if (sym.file) w.str(" (").str(sym.file).str("+0x").hex(sym.file_offset).str(")");
 }
 
 }  // namespace
