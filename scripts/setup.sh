@@ -13,6 +13,7 @@ packages=(
   redis-server redis-tools rocksdb-tools sqlite3     # real programs of the comparison (bench/programs.py)
   xz-utils binutils                                  # ... xz; nm for the allocator proof
   cmake pkg-config                                   # install test: builds against the installed files
+  google-perftools                                   # google-pprof reads the heap profiler's profiles (tests/profile)
 )
 
 sudo=""

@@ -2,7 +2,8 @@
 # Runs every test brkmalloc has: the Bazel tests (unit, API semantics under the .so and the static
 # archive, exports, static links, real programs), the prefixed-API tests again under ASan+UBSan and
 # under TSan, the stress matrix (every program under brkmalloc .so and static, glibc, jemalloc, mimalloc,
-# tcmalloc), the misuse suite, the glibc-style robustness tests (tests/robust), a benchmark smoke run and
+# tcmalloc), the misuse suite, the glibc-style robustness tests (tests/robust), the heap profiler's tests
+# (tests/profile: google-pprof on its profiles, the leak report, fork), a benchmark smoke run and
 # the install test (scripts/install.sh into a temporary prefix, programs built with pkg-config and CMake).
 # Results (JUnit XML) go to test-results/; the last line counts the test cases: "N passed, N failed".
 set -uo pipefail
@@ -59,6 +60,7 @@ runner() {
 runner stress /usr/bin/python3 tests/stress/run.py
 runner misuse /usr/bin/python3 tests/misuse/run.py --results "$out/misuse-RESULTS.md"
 runner robust /usr/bin/python3 tests/robust/run.py
+runner profile /usr/bin/python3 tests/profile/run.py
 runner bench-smoke /usr/bin/python3 bench/run.py --smoke --no-build
 # Last: scripts/install.sh builds with -c opt (it leaves the bazel-* links as they are).
 runner install /usr/bin/python3 tests/install/run.py
