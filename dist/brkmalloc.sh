@@ -24,6 +24,11 @@ Options (each sets the environment variable shown; see README "Configuration"):
   --checks full|default
                        full: every integrity check on every call       BRKMALLOC_CHECKS=full
   --hugepages          transparent huge pages on the arenas            BRKMALLOC_HUGEPAGES=1
+  --profile DIR        sampled heap profiles DIR/PROGRAM.<pid>.<seq>.heap (google-pprof reads them)
+                                                                        BRKMALLOC_PROFILE=DIR/PROGRAM
+  --profile-rate SIZE  one sample per SIZE bytes allocated on average  BRKMALLOC_PROFILE_RATE=SIZE
+  --leaks              leak report (live sampled sites) on stderr at exit
+                                                                        BRKMALLOC_LEAKS=1
   --version            print the version and the library used, then exit
   -h, --help           print this help, then exit
 
@@ -68,7 +73,8 @@ while [ $# -gt 0 ]; do
   case $name in
     --stats) [ $has_value -eq 0 ] || die_usage "option $name takes no value"; export BRKMALLOC_STATS=1 ;;
     --hugepages) [ $has_value -eq 0 ] || die_usage "option $name takes no value"; export BRKMALLOC_HUGEPAGES=1 ;;
-    --threshold|--purge-delay|--checks)
+    --leaks) [ $has_value -eq 0 ] || die_usage "option $name takes no value"; export BRKMALLOC_LEAKS=1 ;;
+    --threshold|--purge-delay|--checks|--profile|--profile-rate)
       if [ $has_value -eq 0 ]; then
         [ $# -gt 0 ] || die_usage "option $name needs a value"
         value=$1
@@ -78,6 +84,8 @@ while [ $# -gt 0 ]; do
       case $name in
         --threshold) export BRKMALLOC_MMAP_THRESHOLD="$value" ;;
         --purge-delay) export BRKMALLOC_PURGE_DELAY_MS="$value" ;;
+        --profile) profile_dir=$value ;;
+        --profile-rate) export BRKMALLOC_PROFILE_RATE="$value" ;;
         --checks)
           case $value in
             full|default) export BRKMALLOC_CHECKS="$value" ;;
@@ -96,6 +104,14 @@ while [ $# -gt 0 ]; do
 done
 
 [ $# -gt 0 ] || die_usage "no program given"
+
+# The profiles are named for the program; the directory is made here and passed on absolute (the program
+# may change its working directory).
+if [ -n "${profile_dir:-}" ]; then
+  mkdir -p "$profile_dir" || die_usage "cannot create the profile directory '$profile_dir'"
+  profile_dir=$(cd "$profile_dir" && pwd -P) || die_usage "cannot enter '$profile_dir'"
+  export BRKMALLOC_PROFILE="$profile_dir/$(basename "$1")"
+fi
 
 lib=$(find_lib) || {
   echo "$me: libbrkmalloc.so not found (install with scripts/install.sh, or bazel build //preload:libbrkmalloc.so)" >&2
