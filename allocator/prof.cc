@@ -142,7 +142,9 @@ void prof_init() {
 }
 
 void prof_start() {
-  if (!g_prof_on) return;
+  static bool done = false;
+  if (!g_prof_on || done) return;
+  done = true;
   // backtrace()'s first call dlopens libgcc_s (and allocates): done here, where that is safe, and busy
   // so that those allocations are not sampled.
   tls_prof_busy = true;

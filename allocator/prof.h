@@ -15,7 +15,8 @@
 //   pointers unwind too; it is in libc, so no new load-time dependency), with the allocator's own frames
 //   removed (every function between the caller and the sampler lives in the section brk_alloc_path),
 //   and the record goes into lock-protected tables (prof_table.h). backtrace()'s first call dlopens
-//   libgcc_s and allocates: prof_start() primes it from runtime_init_late, where allocating is allowed.
+//   libgcc_s and allocates: prof_start() primes it from our constructor, where allocating is allowed
+//   (allocations before it are not sampled).
 // - Reentrancy: tls_prof_busy is set while a thread is in the profiler (unwinding, or holding the lock);
 //   a malloc from the unwinder or from a signal handler on that thread is not sampled, a dump asked for
 //   then (signal) is done when the thread leaves, and a free then leaves a stale record that the next
@@ -45,7 +46,8 @@ extern __thread int64_t tls_prof_left BRK_TLS;
 
 // Reads the settings (runtime_init_slow, after options_init). Allocates nothing.
 void prof_init();
-// Primes the unwinder, installs the signal handler and the exit hook (runtime_init_late).
+// Primes the unwinder, installs the signal handler and the exit hook (runtime.cc's constructor: after
+// libc's start-up, where allocating and unwinding work, static programs included). Once.
 void prof_start();
 // fork.cc, in the child: a new sequence of file names.
 void prof_fork_child();

@@ -75,7 +75,13 @@ void prof_symbolize(uintptr_t ra, ProfSymbol* out) {
   out->file_offset = 0;
   Dl_info info;
   uintptr_t a = ra - 1;
-  if (!dladdr(reinterpret_cast<void*>(a), &info)) return;
+  if (!dladdr(reinterpret_cast<void*>(a), &info)) {
+    // A fully static program has no link map: its own file, if position-dependent (checked below).
+    info.dli_fname = nullptr;
+    info.dli_fbase = nullptr;
+    info.dli_sname = nullptr;
+    info.dli_saddr = nullptr;
+  }
   out->file = info.dli_fname && info.dli_fname[0] ? info.dli_fname : nullptr;
   uintptr_t base = reinterpret_cast<uintptr_t>(info.dli_fbase);
   out->file_offset = ra - base;
@@ -94,8 +100,8 @@ void prof_symbolize(uintptr_t ra, ProfSymbol* out) {
   if (fd < 0) return;
   Elf64_Ehdr eh;
   // A position-dependent program's symbols hold run-time addresses; others are relative to the base.
-  uint64_t link_address = read_at(fd, &eh, sizeof eh, 0) && eh.e_type == ET_EXEC ? a : a - base;
-  if (!symtab_lookup(fd, link_address, out)) out->name[0] = 0;
+  bool fixed = read_at(fd, &eh, sizeof eh, 0) && eh.e_type == ET_EXEC;
+  if ((fixed || base) && !symtab_lookup(fd, fixed ? a : a - base, out)) out->name[0] = 0;
   close(fd);
 }
 

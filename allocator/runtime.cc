@@ -60,7 +60,6 @@ void runtime_init_late() {
   static std::atomic<bool> done{false};
   if (done.load(std::memory_order_acquire) || done.exchange(true)) return;
   fork_handlers_install();
-  prof_start();
   if (g_options.print_stats) {
     int saved = errno;
     int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
@@ -102,7 +101,11 @@ void raise_mmap_threshold(size_t bytes) {
 __attribute__((constructor)) static void runtime_constructor() {
   runtime_init();
   options_init();
+  if (!g_prof_on) prof_init();  // the environment may have arrived after the first malloc
   store_threshold(g_options.mmap_threshold);
+  // Here, not in the first malloc: a fully static program's first malloc comes from libc's own start-up,
+  // before the unwinder can walk a stack; a constructor runs after it, and may allocate.
+  prof_start();
 }
 
 }  // namespace brkmalloc

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Heap-profiler tests (allocator/prof.h; README "Heap profiles"). Builds the test programs with the system
 compiler, as users would, without frame pointers: preloaded (plain program, LD_PRELOAD=libbrkmalloc.so) and
-linked statically (libbrkmalloc.a with -Wl,--whole-archive, as tests/api/static_link_test.sh links), and checks:
+linked statically (libbrkmalloc.a with -Wl,--whole-archive, libc shared: `static`; and fully -static:
+`fullstatic`; as tests/api/static_link_test.sh links), and checks:
   - sites: `google-pprof --text --inuse_space` of the mid-run profile puts at least 90 % of the estimated
     in-use bytes on the live sites, each within 20 % of what the program says it allocated there, and
     nothing on the site that freed its blocks; the exit profile has the pid in its name;
@@ -59,7 +60,10 @@ def build(work, lib_a):
         static = os.path.join(work, src + "_static")
         subprocess.run(["cc"] + CFLAGS + [c, "-Wl,--whole-archive", lib_a, "-Wl,--no-whole-archive", "-o", static,
                         "-lpthread", "-ldl"], check=True)
-        progs[src] = {"so": plain, "static": static}
+        fullstatic = os.path.join(work, src + "_fullstatic")
+        subprocess.run(["cc", "-static"] + CFLAGS + [c, "-Wl,--whole-archive", lib_a, "-Wl,--no-whole-archive", "-o",
+                        fullstatic, "-lpthread", "-ldl"], check=True, stderr=subprocess.DEVNULL)
+        progs[src] = {"so": plain, "static": static, "fullstatic": fullstatic}
     return progs
 
 
@@ -200,7 +204,7 @@ def main():
     r = Results()
     try:
         progs = build(work, lib_a)
-        for config in ["so", "static"]:
+        for config in ["so", "static", "fullstatic"]:
             test_sites(r, progs, lib_so, config, work)
             test_fork(r, progs, lib_so, config, work)
             test_off(r, progs, lib_so, config, work)
