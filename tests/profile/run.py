@@ -9,8 +9,9 @@ linked statically (libbrkmalloc.a with -Wl,--whole-archive, libc shared: `static
   - leaks: the leak report at exit names the planted leak and none of the freed sites;
   - fork: a multithreaded program that forks while profiling leaves valid profiles of both pids, the
     child's numbered from 1 and holding its own site;
-  - off: without the settings, no file and no output beyond the program's own.
-Run from the repo root after `bazel build //preload:libbrkmalloc.so //preload:libbrkmalloc.a`:
+  - off: without the settings, no file and no output beyond the program's own;
+  - tests/robust's fork-from-a-signal-handler programs pass with profiling on.
+Run from the repo root after `bazel build //preload:libbrkmalloc.so //preload:libbrkmalloc.a //tests/robust/...`:
   /usr/bin/python3 tests/profile/run.py [--xml PATH] [--keep]
 Exit status 0 iff every check passed.
 """
@@ -75,7 +76,7 @@ def run(prog, env_extra, lib_so, config, args=(), cwd=None):
     env.update(env_extra)
     if config == "so":
         env["LD_PRELOAD"] = lib_so
-    return subprocess.run([prog] + list(args), env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run([prog] + list(args), env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
 def pprof_text(prog, profile):
@@ -179,6 +180,30 @@ def test_off(r, progs, lib_so, config, work):
             "exit %d, files %s, stderr %r, stdout %r" % (p.returncode, os.listdir(d), p.stderr, p.stdout[-200:]))
 
 
+def test_fork_in_handler(r, lib_so, config, work):
+    """tests/robust's fork-from-a-signal-handler programs again, with profiling on at a high rate: the
+    profiler's lock is in fork's lock order and its sections never wait in a handler."""
+    for name, args in [("fork_sigusr1", ["--sender", "process", "--seconds", "2"]), ("fork_sigalrm", ["--seconds", "2"])]:
+        rel = "tests/robust/%s%s" % (name, "_static" if config == "static" else "")
+        prog = None
+        for b in BIN_CANDIDATES:
+            if os.path.exists(os.path.join(ROOT, b, rel)):
+                prog = os.path.join(ROOT, b, rel)
+                break
+        if not prog:
+            r.check("robust_%s_%s_profiling" % (name, config), False, "missing %s (bazel build //tests/robust/...)" % rel)
+            continue
+        d = os.path.join(work, "robust-%s-%s" % (name, config))
+        os.makedirs(d)
+        try:
+            p = run(prog, {"BRKMALLOC_PROFILE": os.path.join(d, "p"), "BRKMALLOC_PROFILE_RATE": "8K"}, lib_so, config,
+                    args)
+            ok, detail = p.returncode == 0, "exit %d: %s" % (p.returncode, (p.stdout + p.stderr)[-400:])
+        except subprocess.TimeoutExpired:
+            ok, detail = False, "hung"
+        r.check("robust_%s_%s_profiling" % (name, config), ok, detail)
+
+
 def write_xml(path, cases):
     suite = ET.Element("testsuite", name="profile", tests=str(len(cases)),
                        failures=str(sum(1 for c in cases if c[2])))
@@ -208,6 +233,8 @@ def main():
             test_sites(r, progs, lib_so, config, work)
             test_fork(r, progs, lib_so, config, work)
             test_off(r, progs, lib_so, config, work)
+            if config != "fullstatic":
+                test_fork_in_handler(r, lib_so, config, work)
     finally:
         if args.xml:
             write_xml(args.xml, r.cases)
