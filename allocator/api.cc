@@ -99,6 +99,42 @@ Span* owned_span(const void* p, const char* who) {
 
 size_t usable(const Span* s) { return s->kind == kLarge ? s->bytes : s->block_size; }
 
+// realloc under the heap profiler (prof.h), which sees it as a free of the old block and an allocation
+// of the new one: the old record is dropped, the countdown charged with the new size. A sampled
+// incarnation gets a span of its own (the old one when it was sampled and is big enough, so no copy);
+// an unsampled one follows brk_realloc's rules, and a sampled block that fits stays where it is, now
+// unrecorded (its free still ends in free_slow, which finds no record).
+BRK_NOINLINE BRK_ALLOC_PATH void* realloc_profiled(void* p, Span* s, size_t size) {
+  size_t have = usable(s);
+  bool was_sampled = s->kind == kLarge && prof_forget_slow(p);
+  if (prof_charge(size)) {
+    if (was_sampled && size <= have && prof_record(p, size)) return p;
+    if (size <= size_t(PTRDIFF_MAX)) {
+      if (void* q = prof_sample_block(size, kMinAlign, false)) {
+        memcpy(q, p, size < have ? size : have);
+        heap_free(p);
+        return q;
+      }
+    }
+  }
+  if (s->kind == kLarge) {
+    if (size > small_limit()) {
+      if (size > size_t(PTRDIFF_MAX)) return out_of_memory();
+      if (void* q = large_resize(s, size)) return q;
+    } else if (was_sampled && size <= have) {
+      return p;
+    }
+  } else if (size <= have && size >= have / 2) {
+    return p;
+  }
+  if (size <= size_t(PTRDIFF_MAX)) tls_prof_left += int64_t(size);  // alloc charges it again: refunded
+  void* q = alloc(size);
+  if (!q) return nullptr;  // errno set; the old block is intact
+  memcpy(q, p, size < have ? size : have);
+  heap_free(p);
+  return q;
+}
+
 }  // namespace
 
 extern "C" {
@@ -139,10 +175,10 @@ BRK_ALLOC_PATH void* brk_realloc(void* p, size_t size) noexcept {
     return q;
   }
   Span* s = owned_span(p, "realloc of invalid pointer");
+  if (BRK_UNLIKELY(g_prof_on)) return realloc_profiled(p, s, size);
   size_t have = usable(s);
   if (s->kind == kLarge) {
-    // A sampled block moves (below), so that its record is dropped and the new block counted.
-    if (size > small_limit() && !prof_sampled(p)) {
+    if (size > small_limit()) {
       if (size > size_t(PTRDIFF_MAX)) return out_of_memory();
       if (void* q = large_resize(s, size)) return q;
     }

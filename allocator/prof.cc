@@ -165,21 +165,23 @@ void prof_start() {
 
 void prof_fork_child() { g_prof.seq = 0; }
 
-BRK_ALLOC_PATH void* prof_sample(size_t size, size_t align, bool zero) {
+namespace {
+
+// The countdown ran out: a new interval, and whether this allocation is sampled.
+BRK_ALLOC_PATH bool expired(size_t size) {
   if (BRK_UNLIKELY(!tls_prof_seeded)) {
     // The countdown starts at this thread's first allocation (memoryless: as good a start as any).
     seed_thread();
     tls_prof_left = draw_interval() - int64_t(size);
-    if (tls_prof_left > 0) return nullptr;
+    if (tls_prof_left > 0) return false;
   }
   tls_prof_left = draw_interval();
-  if (size == 0 || tls_prof_busy || !__atomic_load_n(&g_prof_started, __ATOMIC_ACQUIRE) || fork_child_stuck())
-    return nullptr;
-  tls_prof_busy = true;
-  uintptr_t frames[kProfMaxFrames];
-  unsigned depth = capture(frames);
-  void* p = large_alloc(size, align, zero);  // a span of its own: its free reaches free_slow
-  if (p) {
+  return size != 0 && !tls_prof_busy && __atomic_load_n(&g_prof_started, __ATOMIC_ACQUIRE) && !fork_child_stuck();
+}
+
+// Records block p (a span of its own) as a sample of `size` bytes allocated from the caller's stack.
+BRK_ALLOC_PATH void record(void* p, size_t size, const uintptr_t* frames, unsigned depth) {
+  {
     ProfSample s{reinterpret_cast<uintptr_t>(p), kProfNoStack, size, weight_of(size)};
     g_prof_lock.lock();
     s.stack = prof_stack_intern(frames, depth);
@@ -197,28 +199,52 @@ BRK_ALLOC_PATH void* prof_sample(size_t size, size_t align, bool zero) {
     }
     g_prof_lock.unlock();
   }
+}
+
+}  // namespace
+
+BRK_ALLOC_PATH void* prof_sample(size_t size, size_t align, bool zero) {
+  if (!expired(size)) return nullptr;
+  return prof_sample_block(size, align, zero);
+}
+
+BRK_ALLOC_PATH bool prof_charge(size_t size) {
+  if (size > size_t(INT64_MAX)) return false;
+  tls_prof_left -= int64_t(size);
+  return tls_prof_left <= 0 && expired(size);
+}
+
+BRK_ALLOC_PATH void* prof_sample_block(size_t size, size_t align, bool zero) {
+  if (tls_prof_busy) return nullptr;
+  tls_prof_busy = true;
+  uintptr_t frames[kProfMaxFrames];
+  unsigned depth = capture(frames);
+  void* p = large_alloc(size, align, zero);  // a span of its own: its free reaches free_slow
+  if (p) record(p, size, frames, depth);
   leave();
   return p;
 }
 
-void prof_forget_slow(const void* p) {
-  if (tls_prof_busy) return;  // a handler on a thread inside the profiler: the record goes stale
+BRK_ALLOC_PATH bool prof_record(void* p, size_t size) {
+  if (tls_prof_busy) return false;
+  tls_prof_busy = true;
+  uintptr_t frames[kProfMaxFrames];
+  unsigned depth = capture(frames);
+  record(p, size, frames, depth);
+  leave();
+  return true;
+}
+
+bool prof_forget_slow(const void* p) {
+  if (tls_prof_busy) return false;  // a handler on a thread inside the profiler: the record goes stale
   tls_prof_busy = true;
   g_prof_lock.lock();
   ProfSample s;
-  if (prof_sample_remove(reinterpret_cast<uintptr_t>(p), &s)) account(prof_stack_at(s.stack), s, -1);
+  bool had = prof_sample_remove(reinterpret_cast<uintptr_t>(p), &s);
+  if (had) account(prof_stack_at(s.stack), s, -1);
   g_prof_lock.unlock();
   leave();
-}
-
-bool prof_sampled_slow(const void* p) {
-  if (tls_prof_busy) return false;
-  tls_prof_busy = true;
-  g_prof_lock.lock();
-  bool yes = prof_sample_contains(reinterpret_cast<uintptr_t>(p));
-  g_prof_lock.unlock();
-  leave();
-  return yes;
+  return had;
 }
 
 }  // namespace brkmalloc

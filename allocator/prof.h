@@ -62,14 +62,18 @@ BRK_INLINE void* prof_alloc(size_t size, size_t align, bool zero) {
   if (BRK_LIKELY(left > 0)) return nullptr;
   return prof_sample(size, align, zero);
 }
-// A large block is being freed (free_slow): forget its record if it has one.
-void prof_forget_slow(const void* p);
+// A large block is being freed (free_slow): forget its record if it has one (true if it had).
+bool prof_forget_slow(const void* p);
 BRK_INLINE void prof_forget(const void* p) {
   if (BRK_UNLIKELY(g_prof_on)) prof_forget_slow(p);
 }
-// Is p a sampled block? (realloc moves those instead of resizing them, so the record stays exact.)
-bool prof_sampled_slow(const void* p);
-BRK_INLINE bool prof_sampled(const void* p) { return BRK_UNLIKELY(g_prof_on) && prof_sampled_slow(p); }
+
+// realloc, to the profiler, frees the old block and allocates the new one (api.cc realloc_profiled):
+// the countdown for an allocation of `size` (true: sample it), a new sampled block with its record, and
+// a record for a block that already has a span of its own (a sampled block resized in place).
+bool prof_charge(size_t size);
+void* prof_sample_block(size_t size, size_t align, bool zero);
+bool prof_record(void* p, size_t size);
 
 }  // namespace brkmalloc
 
