@@ -10,7 +10,9 @@
 //   allocation of s bytes is then sampled with probability 1 - e^(-s/rate), which is what pprof's heap_v2
 //   reader undoes). Frees stay on their fast path: a sampled allocation is served by large_alloc(), a
 //   span of its own whose free always reaches free_slow (a large span has no owner heap), and that is
-//   where prof_forget() drops its record. Nothing is added to the free fast path.
+//   where prof_forget() drops its record. Nothing is added to the free fast path. realloc is, to the
+//   profiler, a free and an allocation (api.cc realloc_profiled): the old record goes, the new size is
+//   charged to the countdown, and a sampled block that fits stays in its span.
 // - A sample: the call stack from glibc's backtrace() (libgcc's DWARF unwinder, so programs without frame
 //   pointers unwind too; it is in libc, so no new load-time dependency), with the allocator's own frames
 //   removed (every function between the caller and the sampler lives in the section brk_alloc_path),
