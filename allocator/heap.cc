@@ -235,10 +235,7 @@ void free_slow(void* p, Span* s) {
   if (int perturb = __atomic_load_n(&g_options.perturb, __ATOMIC_RELAXED)) memset(p, perturb, s->block_size);
   Heap* owner = s->owner;  // stable: the span cannot be released while this block is in use
   if (owner != tls_heap) {
-    // The foreign lists are the default mode's: a checking mode sends every free here, with its own
-    // link format (remote_free.h).
-    Heap* me = tls_fast_owner == tls_heap && tls_heap != &g_empty_heap ? tls_heap : nullptr;
-    remote_free(me, s, b);
+    remote_free(s, b);  // the checking modes, and classes too large for the foreign lists
     purger_start_if_requested();  // a reclaim may have been asked for
     return;
   }

@@ -45,6 +45,7 @@
 
 #include "allocator/lock.h"
 #include "allocator/page_map.h"
+#include "allocator/remote_free.h"
 #include "allocator/report.h"
 #include "allocator/size_classes.h"
 #include "allocator/span.h"
@@ -69,6 +70,7 @@ struct Heap {
 
   constexpr explicit Heap(Span* empty) : current{}, parked{}, avail{}, full{}, foreign{} {
     for (Span*& c : current) c = empty;
+    for (unsigned c = 0; c < kNumClasses; ++c) foreign[c].event_used = 0u - foreign_cap(class_size_of(c));
   }
 };
 
@@ -125,7 +127,8 @@ BRK_INLINE bool block_start(const Span* s, const void* p) {
 // that is not a block start, a double free) goes to free_slow, which checks again and reports.
 BRK_INLINE void heap_free(void* p) {
   Span* s = page_map_lookup(p);
-  if (BRK_UNLIKELY(!s || s->owner != tls_fast_owner)) return free_slow(p, s);
+  if (BRK_UNLIKELY(!s)) return free_slow(p, s);
+  if (BRK_UNLIKELY(s->owner != tls_fast_owner)) return free_other(p, s);
   Block* b = static_cast<Block*>(p);
   if (BRK_UNLIKELY(!block_start(s, p) || marked_free(b))) return free_slow(p, s);
   // Two plain stores (relaxed atomics only so that the compiler does not pair them through SSE registers).

@@ -9,14 +9,6 @@ namespace brkmalloc {
 
 namespace {
 
-// Blocks of a class a foreign list may hold: about 8 KiB of blocks, between 8 and 128 of them. Larger
-// classes bypass the lists (kForeignMaxSize): each of their blocks is worth a span's line of its own.
-constexpr uint32_t kForeignMaxSize = 16384;
-constexpr uint32_t foreign_cap(uint32_t size) {
-  uint32_t n = 8192 / size;
-  return n < 8 ? 8 : n > 128 ? 128 : n;
-}
-
 uint32_t foreign_len(const Span* f) { return 0u - __atomic_load_n(&f->used, __ATOMIC_RELAXED); }
 void set_foreign_len(Span* f, uint32_t n) { __atomic_store_n(&f->used, 0u - n, __ATOMIC_RELAXED); }
 
@@ -69,7 +61,7 @@ void send_home(Block* b) {
 }
 
 // Keeps the `keep` newest blocks of foreign list f and sends the rest home.
-void foreign_trim(Span* f, uint32_t keep) {
+BRK_NOINLINE void foreign_trim(Span* f, uint32_t keep) {
   Block* rest;
   if (keep == 0) {
     rest = f->free;
@@ -85,27 +77,41 @@ void foreign_trim(Span* f, uint32_t keep) {
   send_home(rest);
 }
 
+BRK_NOINLINE void foreign_overflow(Span* f, unsigned cls) {
+  foreign_trim(f, foreign_cap(class_size(cls)) / 2);
+  purger_start_if_requested();  // a span's first pending group may have asked for a reclaim
+}
+
 }  // namespace
 
-void remote_free(Heap* me, Span* s, Block* b) {
-  b->mark = remote_mark(b);
-  if (!me || s->block_size > kForeignMaxSize) {
-    push_chain(s, b, b);
-    return;
-  }
+// The default mode's free of another heap's block: checked as the local fast path checks, then pushed.
+// Written so that the common case needs no stack frame (the rare cases leave by tail calls).
+void free_other(void* p, Span* s) {
+  Heap* me = tls_fast_owner;
+  Block* b = static_cast<Block*>(p);
+  // owner is set only on small spans (heap_free has tested s); the checking modes' tls_fast_owner is
+  // &g_empty_heap.
+  if (BRK_UNLIKELY(!s->owner || me == &g_empty_heap || s->block_size > kForeignMaxSize ||
+                   !block_start(s, p) || marked_free(b)))
+    return free_slow(p, s);
   unsigned cls = s->cls;
   Span* f = &me->foreign[cls];
-  b->link = reinterpret_cast<uintptr_t>(f->free);  // plain links: only the default mode gets here
+  __atomic_store_n(&b->mark, remote_mark(b), __ATOMIC_RELAXED);
+  __atomic_store_n(&b->link, reinterpret_cast<uintptr_t>(f->free), __ATOMIC_RELAXED);
   f->free = b;
-  uint32_t len = foreign_len(f) + 1;
-  set_foreign_len(f, len);
-  uint32_t cap = foreign_cap(s->block_size);
-  if (BRK_UNLIKELY(len > cap)) foreign_trim(f, cap / 2);
+  uint32_t used = f->used - 1;
+  __atomic_store_n(&f->used, used, __ATOMIC_RELAXED);
   Span* cur = me->current[cls];
   if (cur != f) {  // the real span waits in parked[] (heap.h: parked first, then current)
     __atomic_store_n(&me->parked[cls], cur, __ATOMIC_RELEASE);
     __atomic_store_n(&me->current[cls], f, __ATOMIC_RELEASE);
   }
+  if (BRK_UNLIKELY(used == f->event_used)) return foreign_overflow(f, cls);  // event_used: minus the cap
+}
+
+void remote_free(Span* s, Block* b) {
+  b->mark = remote_mark(b);
+  push_chain(s, b, b);
 }
 
 void foreign_flush_all(Heap* h) {

@@ -31,9 +31,20 @@ namespace brkmalloc {
 
 struct Heap;
 
-// Frees block b of span s, owned by another heap, for a thread whose heap is `me` (nullptr: none, or a
-// checking mode, then the block goes straight to its span).
-void remote_free(Heap* me, Span* s, Block* b);
+// Blocks of a class a foreign list may hold: about 16 KiB of blocks, between 16 and 256 of them. Larger
+// classes bypass the lists: each of their blocks is worth a span's line of its own.
+constexpr uint32_t kForeignMaxSize = 16384;
+constexpr uint32_t foreign_cap(size_t size) {
+  size_t n = 16384 / size;
+  return n < 16 ? 16 : n > 256 ? 256 : uint32_t(n);
+}
+
+// heap_free's way out when the block is not the thread's own (p's span s, maybe nullptr): in the default
+// mode a checked small block goes onto this thread's foreign list; anything else to free_slow.
+void free_other(void* p, Span* s);
+// Frees block b of span s, owned by another heap, straight to its span (checked by the caller): the
+// checking modes and the classes that bypass the lists.
+void remote_free(Span* s, Block* b);
 // Returns every block of h's foreign lists to its span and puts the parked spans back into current[]
 // (the owner, or under h->lock for a heap without one).
 void foreign_flush_all(Heap* h);

@@ -35,6 +35,8 @@ SLOW_S, SLOW_X = 5.0, 8.0  # a run this slow (seconds and times the row's best) 
 WORKLOADS = [
     ("larson", "larson", [], "server churn: 2 threads replace random slots (16 B-1 KiB), arrays handed to new threads each epoch"),
     ("xmalloc", "xmalloc", [], "producer/consumer: every block (16-512 B) freed by another thread"),
+    ("ring-2t", "ring", ["--threads=2"], "2 threads swap new 16-512 B blocks into a shared 4,096-slot ring and free what they take out (half the frees remote)"),
+    ("ring-16t", "ring", ["--threads=16"], "same with 16 threads on the 2 cores (oversubscribed), same total work"),
     ("cache-scratch", "cache", ["--mode=scratch"], "passive false sharing: each thread frees a main-thread object, then malloc/write/free 8 B"),
     ("cache-thrash", "cache", ["--mode=thrash"], "active false sharing: 2 threads malloc/write hard/free 8 B objects"),
     ("mstress-1t", "mstress", ["--threads=1"], "mixed lifetimes, 16 B-64 KiB, full fill and checks, 1 thread"),
