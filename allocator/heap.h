@@ -5,9 +5,10 @@
 // thread's heap and the span's record (malloc its owner line, free also its read-mostly line: span.h):
 // no lock, no system call, no atomic read-modify-write.
 // A free calls the slow path only when `used` falls to the span's `event_used`, one compare: for the
-// current span never (a multi-block one; a one-block span at 0), for a full one when a quarter is free
-// (then it goes to the tail of avail: a refill is worth its cost, and spans that regain blocks get time
-// to regain more), for an avail one at 0 live blocks (then it goes back to the arena).
+// current span never (a multi-block one; a one-block span at 0), for a full one when a quarter is free,
+// or a sixteenth once the class has many full spans (heap.cc reuse_quota; then it goes to the tail of
+// avail: a refill is worth its cost, and spans that regain blocks get time to regain more), for an avail
+// one at 0 live blocks (then it goes back to the arena).
 //
 // Frees from other threads: see remote_free.h. In short, the freeing thread keeps another heap's block
 // in a small per-class cache of its own (foreign[cls]), which its next mallocs of that class take first,

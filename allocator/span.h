@@ -115,19 +115,23 @@ static_assert(sizeof(Span) == 128, "one record per 128-byte pair of cache lines"
 struct SpanList {
   Span* head = nullptr;
   Span* tail = nullptr;
+  size_t count = 0;
   void push(Span* s) {
+    ++count;
     s->prev = nullptr;
     s->next = head;
     if (head) head->prev = s; else tail = s;
     head = s;
   }
   void push_back(Span* s) {
+    ++count;
     s->next = nullptr;
     s->prev = tail;
     if (tail) tail->next = s; else head = s;
     tail = s;
   }
   void remove(Span* s) {
+    --count;
     if (s->prev) s->prev->next = s->next; else head = s->next;
     if (s->next) s->next->prev = s->prev; else tail = s->prev;
     s->next = s->prev = nullptr;
