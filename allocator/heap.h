@@ -147,6 +147,8 @@ BRK_INLINE void heap_free(void* p) {
 // (the purger). Returns spans given back.
 size_t heap_reclaim_all(bool wait);
 size_t heap_count();
+// Calls fn(heap) for every heap ever made and the shared one, without locks (statistics).
+void heap_for_each(void (*fn)(const Heap*, void*), void* ctx);
 // fork.cc: every heap's lock, in registry order, after g_shared_lock and before the arena's.
 void heap_fork_lock(unsigned depth, bool try_only);
 bool heap_fork_any_held_by_me();

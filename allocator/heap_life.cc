@@ -136,6 +136,11 @@ size_t heap_reclaim_all(bool wait) {
   return released;
 }
 
+void heap_for_each(void (*fn)(const Heap*, void*), void* ctx) {
+  fn(&g_shared_heap, ctx);
+  for (Heap* h = g_all_heaps.load(std::memory_order_acquire); h; h = h->all_next) fn(h, ctx);
+}
+
 size_t heap_count() {
   LockGuard g(g_pool_lock);
   return g_heaps_created;

@@ -47,6 +47,8 @@ WORKLOADS = [
     ("fragmentation", "fragment", [], "96 MiB of small objects, free 90% at random, then 36 MiB of 1-32 KiB blocks"),
     ("mleak-idle", "mleak", [], "steady churn with slowly growing live set, free all, idle 1.5 s; RSS after"),
     ("replace-1t", "replace", ["--mode=local"], "1 thread replaces random slots of 100,000 live 16-256 B blocks"),
+    ("replace-10k", "replace", ["--mode=live10k"], "1 thread replaces random slots of 10,000 live 16-512 B blocks, 8 M times"),
+    ("replace-1m", "replace", ["--mode=live1m"], "same with 1,000,000 live blocks (a big heap: peak RSS shows what is held beyond the live bytes)"),
     ("replace-remote", "replace", ["--mode=remote"], "2 threads share 100,000 slots and replace only the other's blocks: every free remote"),
     ("larson-wide", "larson", ["--mode=wide"], "larson with 20,000 slots per thread, sizes 16-2048 B, 2 threads"),
     ("larson-wide-16t", "larson", ["--mode=wide", "--threads=16"], "same with 16 threads on the 2 cores (oversubscribed), same total work"),
