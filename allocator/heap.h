@@ -65,13 +65,21 @@ struct Heap {
   Span* idle_big = nullptr;  // the one empty one-block span kept as a current span (heap.cc span_event)
   bool pooled = false;       // exited: no owner (under lock)
   uint8_t fork_depth = 0;    // fork.cc: the nesting level whose prepare took this lock, plus one
-  // Other heaps' blocks this thread freed, per class (remote_free.h): a list the fast path pops as it
-  // pops a span (free), with used = minus the number of blocks on it. Only free and used are meaningful.
-  Span foreign[kNumClasses];
+  // Other heaps' blocks this thread freed, per class (remote_free.h): kNumClasses lists the fast path pops
+  // as it pops a span (free), with used = minus the number of blocks on each. Only free and used are
+  // meaningful. They live after the heap in its own mapping (heap_life.cc), so that the two static heaps
+  // (the empty and the shared one, which never have any) keep the library's data small; nullptr there.
+  Span* foreign = nullptr;
 
-  constexpr explicit Heap(Span* empty) : current{}, parked{}, avail{}, full{}, foreign{} {
+  constexpr explicit Heap(Span* empty) : current{}, parked{}, avail{}, full{} {
     for (Span*& c : current) c = empty;
-    for (unsigned c = 0; c < kNumClasses; ++c) foreign[c].event_used = 0u - foreign_cap(class_size_of(c));
+  }
+  // A heap in fresh zeroed pages (heap_life.cc): only current[] is not zero, and only it is written, so
+  // a thread's heap costs the pages its classes use rather than its whole size (most of it is foreign[]).
+  // `foreign` is set by the caller.
+  struct Zeroed {};
+  Heap(Span* empty, Zeroed) {
+    for (Span*& c : current) c = empty;
   }
 };
 

@@ -78,9 +78,11 @@ Heap* heap_acquire() {
     h->pooled = false;
     return h;
   }
-  void* mem = os::map(align_up(sizeof(Heap), kPageSize), kPageSize);
+  constexpr size_t kForeignAt = align_up(sizeof(Heap), alignof(Span));
+  void* mem = os::map(align_up(kForeignAt + kNumClasses * sizeof(Span), kPageSize), kPageSize);
   if (!mem) return nullptr;
-  h = new (mem) Heap(&g_empty_span);
+  h = new (mem) Heap(&g_empty_span, Heap::Zeroed{});
+  h->foreign = reinterpret_cast<Span*>(static_cast<char*>(mem) + kForeignAt);  // zeroed: empty lists
   LockGuard g(g_pool_lock);
   ++g_heaps_created;
   h->all_next = g_all_heaps.load(std::memory_order_relaxed);

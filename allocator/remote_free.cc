@@ -9,6 +9,17 @@ namespace brkmalloc {
 
 namespace {
 
+// used of a foreign list when it holds its cap (minus the cap): the overflow test is one compare.
+struct ForeignLimits {
+  uint32_t at_cap[kNumClasses];
+};
+constexpr ForeignLimits make_limits() {
+  ForeignLimits t{};
+  for (unsigned c = 0; c < kNumClasses; ++c) t.at_cap[c] = 0u - foreign_cap(class_size_of(c));
+  return t;
+}
+constexpr ForeignLimits kLimits = make_limits();
+
 uint32_t foreign_len(const Span* f) { return 0u - __atomic_load_n(&f->used, __ATOMIC_RELAXED); }
 void set_foreign_len(Span* f, uint32_t n) { __atomic_store_n(&f->used, 0u - n, __ATOMIC_RELAXED); }
 
@@ -106,7 +117,7 @@ void free_other(void* p, Span* s) {
     __atomic_store_n(&me->parked[cls], cur, __ATOMIC_RELEASE);
     __atomic_store_n(&me->current[cls], f, __ATOMIC_RELEASE);
   }
-  if (BRK_UNLIKELY(used == f->event_used)) return foreign_overflow(f, cls);  // event_used: minus the cap
+  if (BRK_UNLIKELY(used == kLimits.at_cap[cls])) return foreign_overflow(f, cls);
 }
 
 void remote_free(Span* s, Block* b) {
@@ -115,6 +126,7 @@ void remote_free(Span* s, Block* b) {
 }
 
 void foreign_flush_all(Heap* h) {
+  if (!h->foreign) return;
   for (unsigned c = 0; c < kNumClasses; ++c) {
     Span* f = &h->foreign[c];
     if (h->current[c] == f) __atomic_store_n(&h->current[c], h->parked[c], __ATOMIC_RELEASE);
@@ -124,6 +136,7 @@ void foreign_flush_all(Heap* h) {
 
 void foreign_count(const Heap* h, size_t* blocks, size_t* bytes) {
   *blocks = *bytes = 0;
+  if (!h->foreign) return;
   for (unsigned c = 0; c < kNumClasses; ++c) {
     size_t n = foreign_len(&h->foreign[c]);
     *blocks += n;

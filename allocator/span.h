@@ -112,10 +112,11 @@ static_assert(offsetof(Span, requested) == 64, "the read-mostly fields start the
 static_assert(sizeof(Span) == 128, "one record per 128-byte pair of cache lines");
 
 // An intrusive doubly linked list of spans (through next/prev), with a tail for FIFO use.
+// No member initializers: a heap in fresh zeroed pages is not written where it is zero (heap.h).
 struct SpanList {
-  Span* head = nullptr;
-  Span* tail = nullptr;
-  size_t count = 0;
+  Span* head;
+  Span* tail;
+  size_t count;
   void push(Span* s) {
     ++count;
     s->prev = nullptr;

@@ -40,6 +40,7 @@ void add_span(const Span* s, void* ctx) {
 
 void add_cached(const Heap* h, void* ctx) {
   ClassStats* pc = static_cast<ClassStats*>(ctx);
+  if (!h->foreign) return;
   for (unsigned c = 0; c < kNumClasses; ++c)
     pc[c].cached += uint32_t(0u - __atomic_load_n(&h->foreign[c].used, __ATOMIC_RELAXED));
 }
