@@ -28,7 +28,9 @@ namespace brkmalloc {
 // in the page map (first and last page) as the returned span's, whose kind is set before the lock is
 // released; the caller fills in the rest. s->dirty says whether its pages may hold old data (0: they read
 // as zero). nullptr when the address space or memory is exhausted.
-Span* arena_alloc(size_t pages, SpanKind kind, size_t align_pages = 1);
+// With resident_only, only resident pages serve it (a dirty run, or the dirty run at an arena's top with the
+// break moved for the rest): nullptr otherwise (a block above the mmap threshold then gets its mapping).
+Span* arena_alloc(size_t pages, SpanKind kind, size_t align_pages = 1, bool resident_only = false);
 // Gives a span's pages back (the record is reused or recycled). When they wait to be purged, asks for
 // the background purger (purger.h), which the caller's caller starts once it holds no lock.
 void arena_free(Span* s);
@@ -43,6 +45,7 @@ uint64_t arena_purge_due();
 struct ArenaStats {
   size_t reserved, below_break, free_bytes, dirty_bytes, purged_bytes, madvised_bytes;
   size_t free_runs;
+  size_t live_bytes, dirty_cap;  // handed out; the cap on dirty bytes of the moment (decay.h)
   unsigned arenas;
 };
 ArenaStats arena_stats();
