@@ -58,6 +58,8 @@ WORKLOADS = [
     ("runs-12k", "large", ["--mode=runs-many"], "24,000 blocks of 64-132 KiB, every other one freed (12,000 free runs), then 1 MiB / 800 KiB malloc+free"),
     ("runs-1", "large", ["--mode=runs-one"], "same, but all 24,000 freed first (one free run)"),
     ("cycle17", "large", ["--mode=cycle17"], "malloc, touch, free cycling 17 sizes from 64 KiB to 1 MiB"),
+    ("working-set", "large", ["--mode=working-set"], "20 live blocks of 5-25 MiB, 2,000 random replacements, each new one zeroed (malloc-large's pattern)"),
+    ("idle-1g", "large", ["--mode=idle-1g"], "64 x 16 MiB written, all freed, then idle: RSS every 100 ms for 3 s"),
 ]
 
 # scale of inputs, repetitions, microbenchmark min time (s), callgrind pair counts, real-program input scale
