@@ -10,6 +10,7 @@
 
 #include "allocator/arena.h"
 #include "allocator/fork_child.h"
+#include "allocator/hardened.h"
 #include "allocator/large.h"
 #include "allocator/meta.h"
 #include "allocator/options.h"
@@ -342,6 +343,11 @@ void heap_span_event(Heap* h, Span* s) {
 }
 
 void free_slow(void* p, Span* s) {
+  if (BRK_UNLIKELY(g_hardened)) return hardened_free(p, s);  // canaries, zero-on-free, quarantine
+  free_checked(p, s);
+}
+
+void free_checked(void* p, Span* s) {
   if (!p || fork_child_owns(p)) return;
   if (!s) fatal_pointer("free of invalid pointer", p);
   switch (s->kind) {
