@@ -123,6 +123,7 @@ void* alloc_block(size_t size, size_t align, bool zero) {
   if (align <= kPageSize && align_up(need, align) <= small_limit()) {
     unsigned cls = align <= kMinAlign ? size_to_class(need) : aligned_class(need, align);
     if (cls < kNumClasses) {
+      quarantine_audit();
       void* p = heap_alloc(tls_heap, cls);
       if (!p) return out_of_memory();
       if (fork_child_owns(p)) return p;
@@ -159,9 +160,13 @@ void hardened_free(void* p, Span* s) {
   quarantine_push(b, cap);
 }
 
-void quarantine_release(Block* b, size_t cap) {
+void quarantine_check(const Block* b, size_t cap) {
   if (b->link || b->mark != free_mark(b) || *tail_of(b, cap) != free_tag(b, cap) || !zero_body(b, cap))
     fatal_pointer("write after free into", b);
+}
+
+void quarantine_release(Block* b, size_t cap) {
+  quarantine_check(b, cap);
   b->mark = 0;  // live again for free_checked, which frees it for real
   free_checked(b, page_map_lookup(b));
 }

@@ -38,6 +38,10 @@ void hardened_free_sized(void* p, size_t align /* 0: not checked */, size_t size
 // hardened_quarantine.cc: takes a freed, zeroed small block; frees for real what falls out of the ring.
 void quarantine_push(Block* b, size_t cap);
 void quarantine_flush();
+// Checks one waiting block (round-robin), from each small hardened malloc.
+void quarantine_audit();
+// Reports a block in quarantine that is no longer as its free left it (hardened.cc).
+void quarantine_check(const Block* b, size_t cap);
 // Checks that a block leaving quarantine is untouched, then frees it for real (hardened.cc).
 void quarantine_release(Block* b, size_t cap);
 

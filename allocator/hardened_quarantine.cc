@@ -5,7 +5,8 @@
 // Invariants: at most kSlots blocks and kBytes bytes wait (a block bigger than a quarter of kBytes is
 // not kept at all); a block in the ring carries its free mark, so freeing it again is a double free and
 // realloc of it an invalid pointer. One ring for all threads: nothing is stranded at thread exit, and
-// malloc_trim empties it (quarantine_flush). The lock guards the ring only: blocks are released with it
+// malloc_trim empties it (quarantine_flush). Each hardened malloc also checks one waiting block
+// (quarantine_audit, round-robin), so a write into a quarantined block is found while the program runs. The lock guards the ring only: blocks are released with it
 // dropped, and its holder takes no other lock (fork.cc puts it last in the lock order).
 #include "allocator/hardened.h"
 #include "allocator/lock.h"
@@ -26,6 +27,7 @@ struct Entry {
 
 Entry g_ring[kSlots];
 size_t g_head, g_count, g_bytes;  // under g_quarantine_lock
+size_t g_cursor;                  // the next entry quarantine_audit checks
 
 Entry pop_locked() {
   Entry e = g_ring[g_head];
@@ -53,6 +55,14 @@ void quarantine_push(Block* b, size_t cap) {
     }
     quarantine_release(old.b, old.cap);
   }
+}
+
+void quarantine_audit() {
+  LockGuard g(g_quarantine_lock);
+  if (!g_count) return;
+  g_cursor = (g_cursor + 1) % g_count;
+  const Entry& e = g_ring[(g_head + g_cursor) % kSlots];
+  quarantine_check(e.b, e.cap);  // reports (and aborts) with the lock held: nothing is left to unlock
 }
 
 void quarantine_flush() {
