@@ -2,6 +2,9 @@
 // where a free checks, zeroes and quarantines, and where a block handed out again is checked for writes
 // made after it was freed. Written once, for every entry point; the default mode never comes here.
 //
+// Zero-on-free is checked when the block leaves quarantine (the only way back to a free list, so before
+// it can be handed out again) and while it waits (quarantine_audit).
+//
 // A hardened small block is the size class of requested + 8 bytes (at least 32 bytes: the tail word must
 // not share the free-list words); a big one is requested + 8 bytes rounded to pages, plus one guard page.
 // Every report names the block's start and aborts before anything is changed.
@@ -69,15 +72,6 @@ size_t checked_size(const void* p, const Span* s, unsigned* align_log) {
   return n;
 }
 
-// A small block about to be handed out: if it was zeroed on free (its tail says so), everything after the
-// free-list words must still be zero. A block never freed in this mode (fresh pages) has no tag.
-void check_reused(void* p, size_t cap) {
-  if (*tail_of(p, cap) != free_tag(p, cap)) return;
-  const uint64_t* w = static_cast<const uint64_t*>(p);
-  for (size_t i = 2; i < cap / 8 - 1; ++i)
-    if (w[i]) fatal_pointer("write after free into", p);
-}
-
 bool zero_body(const void* p, size_t cap) {
   const uint64_t* w = static_cast<const uint64_t*>(p);
   for (size_t i = 2; i < cap / 8 - 1; ++i)
@@ -128,7 +122,6 @@ void* alloc_block(size_t size, size_t align, bool zero) {
       if (!p) return out_of_memory();
       if (fork_child_owns(p)) return p;
       size_t cap = class_size(cls);
-      check_reused(p, cap);
       static_cast<Block*>(p)->link = 0;  // the program sees no free-list word
       if (zero) memset(p, 0, size);
       canary_seal(p, size, log2_of(align), cap);
@@ -165,8 +158,12 @@ void quarantine_check(const Block* b, size_t cap) {
     fatal_pointer("write after free into", b);
 }
 
+// The last check of a freed block: it is handed out again only after this. Its tag is wiped, because once
+// the block is really free its span may go back to the arena, and the pages may serve other blocks, which
+// may leave the tag in place and write elsewhere (a tag on a block handed out again proves nothing).
 void quarantine_release(Block* b, size_t cap) {
   quarantine_check(b, cap);
+  *tail_of(b, cap) = 0;
   b->mark = 0;  // live again for free_checked, which frees it for real
   free_checked(b, page_map_lookup(b));
 }

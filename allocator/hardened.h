@@ -6,8 +6,9 @@
 //   one byte past the requested size is reported. malloc_usable_size reports the requested size.
 // - guard pages: a big block (above the size classes) ends with a PROT_NONE page after its tail word, so a
 //   long linear overflow faults at once (SIGSEGV); short ones hit the canary first.
-// - zero-on-free: a freed small block is filled with zero and tagged; it must still be zero when it leaves
-//   quarantine and when it is handed out again, or the write after free is reported.
+// - zero-on-free: a freed small block is filled with zero and tagged; it must still be zero while it waits
+//   in quarantine and when it leaves it (the only way back to a free list, so before it is handed out
+//   again), or the write after free is reported.
 // - hardened_quarantine: freed small blocks wait in a bounded global ring before their span may reuse them;
 //   they count as free (a second free is a double free); malloc_trim flushes the ring.
 // - hardened_zero_size: malloc(0) returns a unique address in a reserved PROT_NONE region (any access

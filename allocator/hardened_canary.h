@@ -5,8 +5,8 @@
 // bit 7 always set), bits 20..25 log2 of the alignment asked for, bits 26..63 n (so at most 2^38 bytes).
 // Pattern bytes all have bit 7 set, as does the tail's first byte: an off-by-one write of a NUL or any
 // ASCII byte always changes what is there, so it is always found; another value escapes with 1 in 128.
-// A freed small block's tail holds free_tag instead (a value no live tail takes, in practice): it says the
-// block was zeroed on free, so the bytes after the free-list words must still be zero when handed out.
+// A small block in quarantine has free_tag as its tail instead (never a live tail: bit 7 of its first byte
+// is clear); a write after free that lands on the tail changes it.
 #ifndef BRK_HARDENED_CANARY_H
 #define BRK_HARDENED_CANARY_H
 
