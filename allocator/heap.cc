@@ -342,12 +342,11 @@ void heap_span_event(Heap* h, Span* s) {
   purger_start_if_requested();
 }
 
-void free_slow(void* p, Span* s) {
-  if (BRK_UNLIKELY(g_hardened)) return hardened_free(p, s);  // canaries, zero-on-free, quarantine
-  free_checked(p, s);
-}
+namespace {
 
-void free_checked(void* p, Span* s) {
+// The checked free, inlined into both callers: as a call of its own it cost the full mode 12
+// instructions per malloc+free pair (bench/checks_cost.sh).
+BRK_INLINE void free_body(void* p, Span* s) {
   if (!p || fork_child_owns(p)) return;
   if (!s) fatal_pointer("free of invalid pointer", p);
   switch (s->kind) {
@@ -384,6 +383,15 @@ void free_checked(void* p, Span* s) {
   __atomic_store_n(&s->used, used, __ATOMIC_RELAXED);
   if (used == __atomic_load_n(&s->event_used, __ATOMIC_RELAXED)) heap_span_event(owner, s);
 }
+
+}  // namespace
+
+void free_slow(void* p, Span* s) {
+  if (BRK_UNLIKELY(g_hardened)) return hardened_free(p, s);  // canaries, zero-on-free, quarantine
+  free_body(p, s);
+}
+
+void free_checked(void* p, Span* s) { free_body(p, s); }
 
 size_t heap_reclaim_all(bool wait) {
   size_t released = 0;
