@@ -19,6 +19,7 @@ namespace {
 
 constexpr size_t kSlots = 1024;
 constexpr size_t kBytes = size_t{1} << 20;
+constexpr size_t kAuditMax = 4096;
 
 struct Entry {
   Block* b;
@@ -62,7 +63,9 @@ void quarantine_audit() {
   if (!g_count) return;
   g_cursor = (g_cursor + 1) % g_count;
   const Entry& e = g_ring[(g_head + g_cursor) % kSlots];
-  quarantine_check(e.b, e.cap);  // reports (and aborts) with the lock held: nothing is left to unlock
+  // Bigger blocks are checked only when they leave: scanning up to 256 KiB per malloc would cost more
+  // than the malloc.
+  if (e.cap <= kAuditMax) quarantine_check(e.b, e.cap);  // a report aborts with the lock held: nothing to unlock
 }
 
 void quarantine_flush() {
