@@ -41,14 +41,14 @@ extern char __libc_single_threaded;
 
 namespace brkmalloc {
 
-extern Lock g_init_lock, g_pool_lock, g_shared_lock, g_arena_lock, g_page_map_lock, g_meta_lock;
+extern Lock g_init_lock, g_pool_lock, g_shared_lock, g_arena_lock, g_page_map_lock, g_meta_lock, g_quarantine_lock;
 
 namespace {
 
 // The global lock order: a thread holding one of these only ever takes later ones. The heaps' locks
 // (heap.cc) come between g_shared_lock and g_arena_lock, at kHeapLocks.
 Lock* const kLockOrder[] = {&g_init_lock, &g_pool_lock, &g_shared_lock, &g_arena_lock, &g_page_map_lock,
-                            &g_meta_lock};
+                            &g_meta_lock, &g_quarantine_lock};  // the quarantine's holder takes no other lock
 constexpr unsigned kNumLocks = sizeof kLockOrder / sizeof kLockOrder[0];
 constexpr unsigned kHeapLocks = 3;
 constexpr unsigned kMaxDepth = 8;  // forks nested in signal handlers; deeper ones take no lock at all

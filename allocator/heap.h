@@ -93,6 +93,8 @@ extern __thread Heap* tls_fast_owner BRK_TLS;
 // Slow paths (heap.cc).
 void* heap_refill(Heap* h, unsigned cls);
 void free_slow(void* p, Span* s);
+// free_slow without the hardened mode's hook (hardened.h calls it once a block leaves quarantine).
+void free_checked(void* p, Span* s);
 void heap_span_event(Heap* h, Span* s);
 [[noreturn]] void fatal_corrupt(const Block* b);
 
