@@ -8,7 +8,7 @@
 // neither its line nor the owner span's line goes back to the owner. Nothing is atomic on this path: it
 // reads only the span's read-mostly line (span.h) and writes the block and the freeing heap.
 //
-// A list holds at most foreign_cap(cls) blocks (a few KiB per class, bounded in blocks too). When a
+// A list holds at most foreign_cap(cls) blocks (16 KiB of them, at most 256). When a
 // push overflows it, the older half goes back to the owning spans: blocks are grouped by span, and each
 // group is pushed onto its span's thread_free with one CAS (the span's first pending group also queues the
 // span on its heap's remote_spans with a second CAS, and the heap's first pending span asks the purger
@@ -19,7 +19,7 @@
 // happens, and the span's accounting counts them live until they reach the span again. A thread's lists
 // are emptied when it exits, when it calls malloc_trim, and on overflow; an idle live thread keeps what
 // its lists hold (at most the cap per class), because only its own fast path may pop them.
-// One-block spans (64 KiB and up) and the checking modes (full checks, glibc's perturb byte: every free
+// Classes above kForeignMaxSize and the checking modes (full checks, glibc's perturb byte: every free
 // then goes through free_slow, and encoded links would not survive a list that mixes spans) bypass the
 // lists: each free goes to its span's thread_free at once.
 #ifndef BRK_REMOTE_FREE_H
@@ -31,12 +31,13 @@ namespace brkmalloc {
 
 struct Heap;
 
-// Blocks of a class a foreign list may hold: about 16 KiB of blocks, between 16 and 256 of them. Larger
-// classes bypass the lists: each of their blocks is worth a span's line of its own.
-constexpr uint32_t kForeignMaxSize = 16384;
+// Blocks of a class a foreign list may hold: at most 16 KiB of blocks and at most 256 of them, so a
+// thread that goes idle strands at most 16 KiB per class. Classes above 4 KiB bypass the lists (a list of
+// four such blocks would hardly batch anything, and each pins a span of its own class).
+constexpr uint32_t kForeignMaxSize = 4096;
 constexpr uint32_t foreign_cap(size_t size) {
   size_t n = 16384 / size;
-  return n < 16 ? 16 : n > 256 ? 256 : uint32_t(n);
+  return n > 256 ? 256 : uint32_t(n);
 }
 
 // heap_free's way out when the block is not the thread's own (p's span s, maybe nullptr): in the default
