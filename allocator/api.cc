@@ -8,6 +8,7 @@
 
 #include "allocator/arena.h"
 #include "allocator/fork_child.h"
+#include "allocator/hardened.h"
 #include "allocator/heap.h"
 #include "allocator/large.h"
 #include "allocator/options.h"
@@ -40,6 +41,7 @@ size_t small_limit() {
 // profiler's sampler, so that the profiler can cut the allocator's own frames off the stacks it records.
 BRK_NOINLINE BRK_ALLOC_PATH void* malloc_slow(size_t size) {
   runtime_init();
+  if (BRK_UNLIKELY(g_hardened)) return hardened_alloc(size, kMinAlign);  // every malloc comes here then
   if (BRK_UNLIKELY(g_prof_on))
     if (void* p = prof_alloc(size, kMinAlign, false)) return perturbed(p, size);
   void* p;
@@ -73,6 +75,7 @@ BRK_INLINE void* alloc(size_t size) {
 BRK_ALLOC_PATH void* alloc_aligned(size_t size, size_t align) {
   if (align <= kMinAlign) return alloc(size);
   runtime_init();
+  if (BRK_UNLIKELY(g_hardened)) return hardened_alloc(size, align);
   if (size > size_t(PTRDIFF_MAX) || align > size_t(PTRDIFF_MAX) / 2 + 1) return out_of_memory();
   if (BRK_UNLIKELY(g_prof_on))
     if (void* p = prof_alloc(size, align, false)) return perturbed(p, size);
@@ -148,6 +151,7 @@ BRK_ALLOC_PATH void* brk_calloc(size_t count, size_t size) noexcept {
   if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
   if (total >= g_small_bound) {
     runtime_init();
+    if (BRK_UNLIKELY(g_hardened)) return hardened_calloc(total);
     // large_alloc zeroes only what is not known to be zero (a fresh mapping or purged pages are).
     if (total > small_limit()) {
       if (total > size_t(PTRDIFF_MAX)) return out_of_memory();
@@ -163,6 +167,7 @@ BRK_ALLOC_PATH void* brk_calloc(size_t count, size_t size) noexcept {
 }
 
 BRK_ALLOC_PATH void* brk_realloc(void* p, size_t size) noexcept {
+  if (BRK_UNLIKELY(g_hardened)) return hardened_realloc(p, size);
   if (!p) return alloc(size);
   if (size == 0) {  // as glibc: frees and returns NULL
     heap_free(p);
@@ -239,11 +244,13 @@ BRK_ALLOC_PATH void* brk_pvalloc(size_t size) noexcept {
 
 size_t brk_usable_size(const void* p) noexcept {
   if (!p) return 0;
+  if (BRK_UNLIKELY(g_hardened)) return hardened_usable_size(p);
   if (BRK_UNLIKELY(fork_child_owns(p))) return fork_child_size(p);
   return usable(owned_span(p, "malloc_usable_size of invalid pointer"));
 }
 
 void brk_free_sized(void* p, size_t size) noexcept {
+  if (BRK_UNLIKELY(g_hardened)) return hardened_free_sized(p, 0, size);
   if (!p || fork_child_owns(p)) return;
   Span* s = owned_span(p, "free of invalid pointer");
   size_t have = usable(s);
@@ -255,6 +262,7 @@ void brk_free_sized(void* p, size_t size) noexcept {
 }
 
 void brk_free_aligned_sized(void* p, size_t alignment, size_t size) noexcept {
+  if (BRK_UNLIKELY(g_hardened)) return hardened_free_sized(p, alignment, size);
   if (!p || fork_child_owns(p)) return;
   Span* s = owned_span(p, "free of invalid pointer");
   if (size > usable(s) || (alignment && (uintptr_t(p) & (alignment - 1)))) fatal_sized_free(p, size);
@@ -265,6 +273,7 @@ int brk_trim(size_t pad) noexcept {
   (void)pad;
   runtime_init();
   if (fork_child_stuck()) return 0;
+  if (g_hardened) quarantine_flush();  // quarantined blocks are not stranded: trim frees them for real
   heap_reclaim_all(true);
   return arena_purge(true) > 0;
 }

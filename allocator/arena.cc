@@ -2,6 +2,7 @@
 #include "allocator/arena.h"
 
 #include "allocator/config.h"
+#include "allocator/decay.h"
 #include "allocator/lock.h"
 #include "allocator/meta.h"
 #include "allocator/options.h"
@@ -25,15 +26,16 @@ constexpr size_t kExactBins = 256;  // runs of 1..255 pages, one length per bin
 constexpr size_t kBins = kExactBins + 4 * (kAddressBits - kPageShift - 8 + 1);
 constexpr size_t kBinWords = (kBins + 63) / 64;
 constexpr size_t kBinScan = 16;  // runs of a mixed-length bin looked at for the best fit
-constexpr size_t kMinDirtyCap = size_t{32} << 20;
 
 Arena g_arenas[kMaxArenas];
 unsigned g_num_arenas;
-SpanList g_bins[kBins];
-uint64_t g_bin_bits[kBinWords];  // which bins are non-empty
+// Two sets of bins: [1] dirty runs (resident, reused first), [0] clean ones.
+SpanList g_bins[2][kBins];
+uint64_t g_bin_bits[2][kBinWords];  // which bins are non-empty
 Span* g_dirty_head;  // purge queue, oldest first
 Span* g_dirty_tail;
 size_t g_free_bytes, g_dirty_bytes, g_purged_bytes, g_madvised_bytes, g_free_runs;
+size_t g_live_bytes;  // handed out and not given back (what the dirty cap's peak follows, decay.h)
 
 size_t pages_of(const Span* s) { return s->bytes >> kPageShift; }
 
@@ -44,11 +46,13 @@ size_t bin_of(size_t pages) {
   return kExactBins + (b - 8) * 4 + ((pages >> (b - 2)) & 3);
 }
 
-// Like glibc's trim threshold (twice the mmap threshold, or as set), and never below 32 MiB unless set.
-size_t dirty_cap() {
-  if (g_options.trim_set) return g_options.trim_threshold;
-  size_t t = 2 * mmap_threshold();
-  return t > kMinDirtyCap ? t : kMinDirtyCap;
+void live_add(size_t bytes, uint64_t now) {
+  g_live_bytes += bytes;
+  decay_note_live(g_live_bytes, now);
+}
+void live_sub(size_t bytes, uint64_t now) {
+  g_live_bytes -= bytes;
+  decay_note_live(g_live_bytes, now);
 }
 
 Arena* arena_of(uintptr_t a) {
@@ -65,16 +69,18 @@ void map_ends(const Span* s, Span* to) {
 
 void bin_insert(Span* s) {
   size_t b = bin_of(pages_of(s));
-  g_bins[b].push(s);
-  g_bin_bits[b / 64] |= uint64_t{1} << (b % 64);
+  uint8_t d = s->dirty;
+  g_bins[d][b].push(s);
+  g_bin_bits[d][b / 64] |= uint64_t{1} << (b % 64);
   g_free_bytes += s->bytes;
   ++g_free_runs;
 }
 
 void bin_remove(Span* s) {
   size_t b = bin_of(pages_of(s));
-  g_bins[b].remove(s);
-  if (!g_bins[b].head) g_bin_bits[b / 64] &= ~(uint64_t{1} << (b % 64));
+  uint8_t d = s->dirty;
+  g_bins[d][b].remove(s);
+  if (!g_bins[d][b].head) g_bin_bits[d][b / 64] &= ~(uint64_t{1} << (b % 64));
   g_free_bytes -= s->bytes;
   --g_free_runs;
 }
@@ -96,29 +102,37 @@ void dirty_remove(Span* s) {
   g_dirty_bytes -= s->bytes;
 }
 
-// First non-empty bin at or above `from`, or kBins.
-size_t next_bin(size_t from) {
+// First non-empty bin of set d at or above `from`, or kBins.
+size_t next_bin(uint8_t d, size_t from) {
   for (size_t w = from / 64; w < kBinWords; ++w) {
-    uint64_t bits = g_bin_bits[w];
+    uint64_t bits = g_bin_bits[d][w];
     if (w == from / 64) bits &= ~uint64_t{0} << (from % 64);
     if (bits) return w * 64 + size_t(__builtin_ctzll(bits));
   }
   return kBins;
 }
 
-// A free run of at least n pages, close to the best fit, or nullptr.
-Span* find_run(size_t n) {
+// The shortest of the first kBinScan runs of bin b (set d) with at least n pages, or nullptr.
+Span* best_in_bin(uint8_t d, size_t b, size_t n) {
+  Span* best = nullptr;
+  size_t k = 0;
+  for (Span* s = g_bins[d][b].head; s && k < kBinScan; s = s->next, ++k)
+    if (pages_of(s) >= n && (!best || s->bytes < best->bytes)) best = s;
+  return best;
+}
+
+// A free run of set d (1 dirty, 0 clean) of at least n pages, close to the best fit, or nullptr: an exact
+// bin's head, else the shortest fitting run among the first few of n's bin, else of the next non-empty one.
+Span* find_run(uint8_t d, size_t n) {
   size_t b = bin_of(n);
-  if (b >= kExactBins) {
-    Span* best = nullptr;
-    size_t k = 0;
-    for (Span* s = g_bins[b].head; s && k < kBinScan; s = s->next, ++k)
-      if (pages_of(s) >= n && (!best || s->bytes < best->bytes)) best = s;
-    if (best) return best;
-    ++b;  // every run of a higher bin is longer than n
+  if (b < kExactBins) {
+    if (g_bins[d][b].head) return g_bins[d][b].head;
+  } else {
+    if (Span* best = best_in_bin(d, b, n)) return best;
   }
-  b = next_bin(b);
-  return b < kBins ? g_bins[b].head : nullptr;
+  b = next_bin(d, b + 1);  // every run of a higher bin is longer than n
+  if (b >= kBins) return nullptr;
+  return b < kExactBins ? g_bins[d][b].head : best_in_bin(d, b, n);
 }
 
 // The free run in state `dirty` that ends at `base` / starts at `end`, within arena a.
@@ -252,9 +266,9 @@ void lower_break(Arena* a, Span* s) {
 
 size_t purge_locked(bool all) {
   uint64_t now = os::now_ms();
-  size_t purged = 0, cap = dirty_cap();
+  size_t purged = 0, cap = decay_cap(now);
   while (Span* s = g_dirty_head) {
-    bool due = all || g_dirty_bytes > cap || now - s->freed_ms >= g_options.purge_delay_ms;
+    bool due = all || g_dirty_bytes > cap || decay_due(s->freed_ms, now);
     if (!due) break;
     purged += s->bytes;
     Arena* a = arena_of(s->base);
@@ -312,9 +326,39 @@ void take_from(Span* run, uintptr_t start, size_t n, Span* s, Span** spare, uint
   }
 }
 
+// The dirty free run at the top of an arena that has room above it for n pages from the run's start (the
+// longest such run), or nullptr; *in is its arena.
+Span* top_run(size_t n, Arena** in) {
+  Span* best = nullptr;
+  for (unsigned i = 0; i < g_num_arenas; ++i) {
+    Arena* a = &g_arenas[i];
+    if (a->brk == a->base) continue;
+    Span* t = page_map_lookup(reinterpret_cast<void*>(a->brk - 1));
+    if (!t || t->kind != kFree || !t->dirty || t->base < a->base || t->base + t->bytes != a->brk) continue;
+    if (a->end - t->base < (n << kPageShift) || (best && t->bytes <= best->bytes)) continue;
+    best = t;
+    *in = a;
+  }
+  return best;
+}
+
+// Span s takes the dirty run t at the top of arena a, and the break moves up for the rest of n pages:
+// only those are fresh (faulted in on first touch). False (nothing changed) if the break cannot move.
+bool take_top(Arena* a, Span* t, size_t n, Span* s) {
+  size_t bytes = n << kPageShift;
+  if (bytes > t->bytes && !extend_break(a, bytes - t->bytes)) return false;
+  dirty_remove(t);
+  bin_remove(t);
+  s->base = t->base;
+  s->bytes = bytes;
+  s->dirty = 1;
+  meta_delete_span(t);
+  return true;
+}
+
 }  // namespace
 
-Span* arena_alloc(size_t n, SpanKind kind, size_t align_pages) {
+Span* arena_alloc(size_t n, SpanKind kind, size_t align_pages, bool resident_only) {
   LockGuard g(g_arena_lock);
   Span* s = meta_new_span();
   if (!s) return nullptr;
@@ -326,9 +370,25 @@ Span* arena_alloc(size_t n, SpanKind kind, size_t align_pages) {
   }
   size_t align = align_pages << kPageShift;
   uint64_t now = os::now_ms();
-  if (Span* run = find_run(n + align_pages - 1)) {
+  // Resident pages first: a dirty run (best fit), else the dirty run at an arena's top and the break moved
+  // for the rest; then a clean run (faulted in again), else fresh pages from a break.
+  Span* run = find_run(1, n + align_pages - 1);
+  Arena* top_arena = nullptr;
+  Span* top = run || align_pages > 1 ? nullptr : top_run(n, &top_arena);
+  if (top && top->bytes >= (n << kPageShift)) {
+    run = top;  // (longer than the runs find_run looked at)
+    top = nullptr;
+  }
+  if (top && !take_top(top_arena, top, n, s)) top = nullptr;
+  if (!run && !top && resident_only) {
+    meta_delete_span(s);
+    if (spare) meta_delete_span(spare);
+    return nullptr;
+  }
+  if (!run && !top) run = find_run(0, n + align_pages - 1);
+  if (run) {
     take_from(run, align_up(run->base, align), n, s, &spare, now);
-  } else {
+  } else if (!top) {
     uintptr_t p = grow(n, align, &spare, now);
     if (!p) {
       meta_delete_span(s);
@@ -342,6 +402,7 @@ Span* arena_alloc(size_t n, SpanKind kind, size_t align_pages) {
   if (spare) meta_delete_span(spare);
   s->kind = kind;
   map_ends(s, s);
+  live_add(s->bytes, now);
   if (g_dirty_head) purge_locked(false);
   return s;
 }
@@ -353,8 +414,10 @@ void arena_free(Span* s) {
   bool every_page = s->kind == kSmall && kClasses.info[s->cls].capacity > 1;
   uintptr_t base = s->base;
   size_t bytes = s->bytes;
+  uint64_t now = os::now_ms();
+  live_sub(bytes, now);
   s->dirty = 1;
-  Span* run = insert_free(arena_of(base), become_free(s), os::now_ms());
+  Span* run = insert_free(arena_of(base), become_free(s), now);
   if (every_page) page_map_set(base, bytes, run);
   purge_locked(g_options.purge_delay_ms == 0);
   if (g_dirty_head) purger_request();
@@ -372,7 +435,9 @@ bool arena_resize(Span* s, size_t pages) {
     t->dirty = 1;
     s->bytes = bytes;
     map_ends(s, s);
-    insert_free(a, become_free(t), os::now_ms());
+    uint64_t now = os::now_ms();
+    live_sub(t->bytes, now);
+    insert_free(a, become_free(t), now);
     purge_locked(g_options.purge_delay_ms == 0);
     if (g_dirty_head) purger_request();
     return true;
@@ -398,6 +463,7 @@ bool arena_resize(Span* s, size_t pages) {
   }
   s->bytes = bytes;
   map_ends(s, s);
+  live_add(need, os::now_ms());
   return true;
 }
 
@@ -410,8 +476,7 @@ uint64_t arena_purge_due() {
   LockGuard g(g_arena_lock);
   purge_locked(false);
   if (!g_dirty_head) return ~uint64_t{0};
-  uint64_t age = os::now_ms() - g_dirty_head->freed_ms;
-  return age < g_options.purge_delay_ms ? g_options.purge_delay_ms - age : 0;
+  return decay_wait(g_dirty_head->freed_ms, os::now_ms());
 }
 
 ArenaStats arena_stats() {
@@ -426,6 +491,8 @@ ArenaStats arena_stats() {
   st.purged_bytes = g_purged_bytes;
   st.madvised_bytes = g_madvised_bytes;
   st.free_runs = g_free_runs;
+  st.live_bytes = g_live_bytes;
+  st.dirty_cap = decay_cap(os::now_ms());
   st.arenas = g_num_arenas;
   return st;
 }

@@ -42,7 +42,8 @@ extern char __libc_single_threaded;
 
 namespace brkmalloc {
 
-extern Lock g_init_lock, g_pool_lock, g_shared_lock, g_arena_lock, g_page_map_lock, g_meta_lock, g_prof_lock;
+extern Lock g_init_lock, g_pool_lock, g_shared_lock, g_arena_lock, g_page_map_lock, g_meta_lock, g_quarantine_lock,
+    g_prof_lock;
 
 namespace {
 
@@ -50,7 +51,8 @@ namespace {
 // (heap.cc) come between g_shared_lock and g_arena_lock, at kHeapLocks.
 // g_prof_lock (the heap profiler's, prof.h) is a leaf: nothing is taken or allocated under it.
 Lock* const kLockOrder[] = {&g_init_lock, &g_pool_lock, &g_shared_lock, &g_arena_lock, &g_page_map_lock,
-                            &g_meta_lock, &g_prof_lock};
+                            &g_meta_lock, &g_quarantine_lock,  // the quarantine's holder takes no other lock
+                            &g_prof_lock};
 constexpr unsigned kNumLocks = sizeof kLockOrder / sizeof kLockOrder[0];
 constexpr unsigned kHeapLocks = 3;
 constexpr unsigned kMaxDepth = 8;  // forks nested in signal handlers; deeper ones take no lock at all

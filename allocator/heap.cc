@@ -1,15 +1,16 @@
-// Heap slow paths: refilling from spans and the arena, span reuse, frees from other threads, reclaiming
-// from idle and exited heaps, thread start and exit, the heap pool, the shared heap for threads past
-// their exit, and the heaps' part of fork (see heap.h for who may touch what).
+// Heap slow paths of the owner: refilling from spans and the arena, span places (current, avail, full)
+// and the events that move spans between them, and the checked free (see heap.h for who may touch
+// what). Frees from other threads are in remote_free.cc; thread start and exit, the pool and reclaiming
+// in heap_life.cc.
 #include "allocator/heap.h"
 
-#include <new>
-#include <pthread.h>
 #include <string.h>
 #include <sys/auxv.h>
 
 #include "allocator/arena.h"
 #include "allocator/fork_child.h"
+#include "allocator/hardened.h"
+#include "allocator/heap_internal.h"
 #include "allocator/large.h"
 #include "allocator/meta.h"
 #include "allocator/options.h"
@@ -27,32 +28,32 @@ __thread Heap* tls_heap BRK_TLS = &g_empty_heap;
 __thread Heap* tls_fast_owner BRK_TLS = &g_empty_heap;
 bool g_full_checks = false;
 Lock g_shared_lock;  // the shared heap (threads past their exit)
-Lock g_pool_lock;    // g_pool, g_heaps_created and appends to g_all_heaps
+Heap g_shared_heap{&g_empty_span};
 
 namespace {
 
-enum ThreadState : uint8_t { kNew = 0, kStarting = 1, kActive = 2, kDead = 3 };
-__thread ThreadState tls_state BRK_TLS = kNew;
-
 constexpr uint32_t kNever = ~uint32_t{0};
 
-Heap g_shared_heap{&g_empty_span};
-Heap* g_pool;                         // heaps of exited threads, ready for new ones
-std::atomic<Heap*> g_all_heaps{nullptr};  // append-only, newest first
-size_t g_heaps_created;
-pthread_key_t g_exit_key;
-
 uint32_t capacity_of(const Span* s) { return kClasses.info[s->cls].capacity; }
-// A full span is worth refilling from once this many blocks are free: a quarter, at least one.
-uint32_t reuse_quota(uint32_t cap) { return cap >= 4 ? cap / 4 : 1; }
+// A full span is worth refilling from once this many blocks are free. While a class has few full spans, a
+// quarter (at least one): a refill is worth its cost, and the heap is small, so what waits in full spans
+// is too. Once it has many (kLeanFullSpans), a sixteenth: in a heap of a million live blocks a quarter
+// left about an eighth of every full span's blocks waiting unused (random replacement at 1 M live blocks:
+// peak RSS 342 MiB against 294 MiB with a sixteenth; glibc 277 MiB), while the extra refills cost about 7
+// instructions per malloc there (callgrind, bench/replace --mode=live1m).
+constexpr size_t kLeanFullSpans = 16;
+uint32_t reuse_quota(const Heap* h, unsigned cls, uint32_t cap) {
+  uint32_t div = h->full[cls].count > kLeanFullSpans ? 16 : 4;
+  return cap >= div ? cap / div : 1;
+}
 uint32_t live_of(const Span* s) { return __atomic_load_n(&s->used, __ATOMIC_RELAXED) - s->rfreed; }
 void set_event(Span* s, uint32_t v) { __atomic_store_n(&s->event_used, v, __ATOMIC_RELAXED); }
 
 // The event a span waits for, from its place (under the heap lock): see heap.h.
 void arm(Heap* h, Span* s) {
   uint32_t cap = capacity_of(s);
-  if (s == h->current[s->cls]) set_event(s, cap == 1 ? s->rfreed : kNever);
-  else if (s->full) set_event(s, s->rfreed + cap - reuse_quota(cap));
+  if (is_current(h, s)) set_event(s, cap == 1 ? s->rfreed : kNever);
+  else if (s->full) set_event(s, s->rfreed + cap - reuse_quota(h, s->cls, cap));
   else set_event(s, s->rfreed);
 }
 
@@ -107,6 +108,8 @@ void span_release(Heap* h, Span* s) {
   arena_free(s);
 }
 
+}  // namespace
+
 // The owner moves a span's collected blocks onto its free list (under h->lock).
 void take_collected(Span* s) {
   if (!s->collected) return;
@@ -124,7 +127,7 @@ void take_collected(Span* s) {
 // went back to the arena (its record may then be reused at once: the caller must not read it).
 bool span_settle(Heap* h, Span* s, bool own) {
   unsigned cls = s->cls;
-  if (s == h->current[cls]) {
+  if (is_current(h, s)) {
     if (own && capacity_of(s) == 1 && live_of(s) == 0) {
       // A heap keeps at most one empty one-block span (64 KiB and up) as a current span: the latest,
       // so that malloc/free of one big size stays on the fast path. The one kept before goes back to the
@@ -132,7 +135,7 @@ bool span_settle(Heap* h, Span* s, bool own) {
       Span* old = h->idle_big;
       h->idle_big = s;
       if (old && old != s && h->current[old->cls] == old && live_of(old) == 0) {
-        h->current[old->cls] = &g_empty_span;
+        set_current(h, old->cls, &g_empty_span);
         arena_free(old);
       }
     }
@@ -144,7 +147,7 @@ bool span_settle(Heap* h, Span* s, bool own) {
     span_release(h, s);
     return true;
   }
-  if (s->full && cap - live >= reuse_quota(cap)) {
+  if (s->full && cap - live >= reuse_quota(h, cls, cap)) {
     h->full[cls].remove(s);
     s->full = 0;
     h->avail[cls].push_back(s);
@@ -152,134 +155,6 @@ bool span_settle(Heap* h, Span* s, bool own) {
   arm(h, s);
   return false;
 }
-
-// Takes every pending remote free of h onto its spans' collected lists (under h->lock). Returns spans
-// given back.
-size_t drain_remote(Heap* h, bool own) {
-  if (!h->remote_spans.load(std::memory_order_relaxed)) return 0;
-  Span* list = h->remote_spans.exchange(nullptr, std::memory_order_acquire);
-  size_t released = 0;
-  while (Span* s = list) {
-    list = s->remote_next;  // read before the exchange below lets a freer queue s again
-    // Acquire the blocks' links; release our read of remote_next to the freer that queues s next.
-    Block* b = __atomic_exchange_n(&s->thread_free, nullptr, __ATOMIC_ACQ_REL);
-    uint32_t n = 0;
-    while (b) {
-      Block* next = decode_link(b);
-      if (!s->collected) s->collected_tail = b;
-      b->mark = free_mark(b);
-      b->link = encode_link(s->collected, b);
-      s->collected = b;
-      b = next;
-      ++n;
-    }
-    __atomic_store_n(&s->rfreed, s->rfreed + n, __ATOMIC_RELAXED);  // statistics read it without the lock
-    released += span_settle(h, s, own);
-  }
-  return released;
-}
-
-// Gives back what a heap holds empty: remote frees, spans without live blocks, and, when nobody can be
-// allocating from them (`own`: the caller is the owner, or the heap has none), empty current spans.
-size_t heap_reclaim(Heap* h, bool own) {
-  size_t released = drain_remote(h, own);
-  if (!own) return released;
-  h->idle_big = nullptr;
-  for (unsigned c = 0; c < kNumClasses; ++c) {
-    Span* s = h->current[c];
-    if (s == &g_empty_span) continue;
-    take_collected(s);
-    if (s->used == 0) {
-      h->current[c] = &g_empty_span;
-      s->free = nullptr;
-      arena_free(s);
-      ++released;
-    }
-  }
-  return released;
-}
-
-void thread_exit(void* arg) {
-  Heap* h = static_cast<Heap*>(arg);
-  {
-    LockGuard g(h->lock);
-    heap_reclaim(h, true);
-    h->pooled = true;
-  }
-  tls_heap = &g_empty_heap;
-  tls_fast_owner = &g_empty_heap;
-  tls_state = kDead;
-  LockGuard g(g_pool_lock);
-  h->pool_next = g_pool;
-  g_pool = h;
-}
-
-Heap* heap_acquire() {
-  Heap* h = nullptr;
-  {
-    LockGuard g(g_pool_lock);
-    if ((h = g_pool)) {
-      g_pool = h->pool_next;
-      h->pool_next = nullptr;
-    }
-  }
-  if (h) {
-    LockGuard g(h->lock);
-    h->pooled = false;
-    return h;
-  }
-  void* mem = os::map(align_up(sizeof(Heap), kPageSize), kPageSize);
-  if (!mem) return nullptr;
-  h = new (mem) Heap(&g_empty_span);
-  LockGuard g(g_pool_lock);
-  ++g_heaps_created;
-  h->all_next = g_all_heaps.load(std::memory_order_relaxed);
-  g_all_heaps.store(h, std::memory_order_release);
-  return h;
-}
-
-void* shared_alloc(unsigned cls) {
-  LockGuard g(g_shared_lock);
-  return heap_alloc(&g_shared_heap, cls);
-}
-
-// The first allocation of a thread (or of the process) lands here.
-BRK_NOINLINE void* alloc_without_heap(unsigned cls) {
-  if (tls_state != kNew) return shared_alloc(cls);  // exited, or re-entered while starting
-  tls_state = kStarting;
-  runtime_init();
-  Heap* h = heap_acquire();
-  if (!h) {
-    tls_state = kNew;
-    return nullptr;
-  }
-  tls_heap = h;
-  // Full checks and glibc's perturb byte send this thread's frees through free_slow.
-  if (!g_full_checks && !__atomic_load_n(&g_options.perturb, __ATOMIC_RELAXED)) tls_fast_owner = h;
-  tls_state = kActive;
-  pthread_setspecific(g_exit_key, h);  // may allocate; this thread has its heap already
-  runtime_init_late();
-  return heap_alloc(h, cls);
-}
-
-// A block of another heap's span (checked): onto the span's own list; the span's first pending block also
-// queues the span on its heap, and the heap's first pending span asks the purger to look.
-void remote_free(Span* s, Block* b) {
-  Heap* h = s->owner;  // stable: the span cannot be given back while this block is pending
-  b->mark = remote_mark(b);
-  Block* head = __atomic_load_n(&s->thread_free, __ATOMIC_RELAXED);
-  do {
-    b->link = encode_link(head, b);
-  } while (!__atomic_compare_exchange_n(&s->thread_free, &head, b, true, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
-  if (head) return;
-  Span* top = h->remote_spans.load(std::memory_order_relaxed);
-  do {
-    s->remote_next = top;
-  } while (!h->remote_spans.compare_exchange_weak(top, s, std::memory_order_release, std::memory_order_relaxed));
-  if (!top) purger_request_reclaim();
-}
-
-}  // namespace
 
 void secrets_init() {
   // The kernel's 16 random bytes for this process (not necessarily 8-byte aligned).
@@ -292,14 +167,18 @@ void secrets_init() {
   if (!g_secrets.mark) g_secrets.mark = 0xc2b2ae3d27d4eb4eull;
 }
 
-void heap_thread_key_init() { pthread_key_create(&g_exit_key, thread_exit); }
-
 void fatal_corrupt(const Block* b) { fatal_pointer("free list corrupted at", b); }
 void* pop_corrupt(const Block* b) { fatal_corrupt(b); }
 
 void* heap_refill(Heap* h, unsigned cls) {
   if (fork_child_stuck()) return fork_child_alloc(class_size(cls), kMinAlign);
   if (BRK_UNLIKELY(h == &g_empty_heap)) return alloc_without_heap(cls);
+  if (h->foreign && h->current[cls] == &h->foreign[cls]) {
+    // The foreign list ran dry: back to the span it replaced, without the lock while that one has blocks.
+    Span* s = h->parked[cls];
+    __atomic_store_n(&h->current[cls], s, __ATOMIC_RELEASE);
+    if (Block* b = s->free) return span_pop_any(s, b);
+  }
   void* p;
   {
     LockGuard g(h->lock);
@@ -311,7 +190,7 @@ void* heap_refill(Heap* h, unsigned cls) {
       // Exhausted: it waits on the full list until a quarter of it is free again.
       s->full = 1;
       h->full[cls].push_back(s);
-      h->current[cls] = &g_empty_span;
+      set_current(h, cls, &g_empty_span);
       arm(h, s);
     }
     // The oldest span with room first (spans that regain blocks later get time to regain more).
@@ -324,7 +203,7 @@ void* heap_refill(Heap* h, unsigned cls) {
     }
     if (!s && !(s = span_new(h, cls))) return nullptr;
     if (!s->free) span_carve(s);
-    h->current[cls] = s;
+    set_current(h, cls, s);
     arm(h, s);
     p = span_pop_any(s, s->free);
   }
@@ -342,7 +221,11 @@ void heap_span_event(Heap* h, Span* s) {
   purger_start_if_requested();
 }
 
-void free_slow(void* p, Span* s) {
+namespace {
+
+// The checked free, inlined into both callers: as a call of its own it cost the full mode 12
+// instructions per malloc+free pair (bench/checks_cost.sh).
+BRK_INLINE void free_body(void* p, Span* s) {
   if (!p || fork_child_owns(p)) return;
   if (!s) fatal_pointer("free of invalid pointer", p);
   switch (s->kind) {
@@ -368,7 +251,7 @@ void free_slow(void* p, Span* s) {
   if (int perturb = __atomic_load_n(&g_options.perturb, __ATOMIC_RELAXED)) memset(p, perturb, s->block_size);
   Heap* owner = s->owner;  // stable: the span cannot be released while this block is in use
   if (owner != tls_heap) {
-    remote_free(s, b);
+    remote_free(s, b);  // the checking modes, and classes too large for the foreign lists
     purger_start_if_requested();  // a reclaim may have been asked for
     return;
   }
@@ -381,65 +264,13 @@ void free_slow(void* p, Span* s) {
   if (used == __atomic_load_n(&s->event_used, __ATOMIC_RELAXED)) heap_span_event(owner, s);
 }
 
-size_t heap_reclaim_all(bool wait) {
-  size_t released = 0;
-  Heap* self = tls_heap;
-  for (Heap* h = g_all_heaps.load(std::memory_order_acquire); h; h = h->all_next) {
-    if (wait) h->lock.lock();
-    else if (!h->lock.try_lock()) continue;
-    released += heap_reclaim(h, h == self || h->pooled);
-    h->lock.unlock();
-  }
-  if (wait) g_shared_lock.lock();
-  else if (!g_shared_lock.try_lock()) return released;
-  {
-    LockGuard g(g_shared_heap.lock);
-    released += heap_reclaim(&g_shared_heap, true);
-  }
-  g_shared_lock.unlock();
-  return released;
+}  // namespace
+
+void free_slow(void* p, Span* s) {
+  if (BRK_UNLIKELY(g_hardened)) return hardened_free(p, s);  // canaries, zero-on-free, quarantine
+  free_body(p, s);
 }
 
-size_t heap_count() {
-  LockGuard g(g_pool_lock);
-  return g_heaps_created;
-}
-
-void heap_fork_lock(unsigned depth, bool try_only) {
-  auto take = [depth, try_only](Heap* h) {
-    if (h->lock.held_by_me()) return;
-    if (try_only) {
-      if (!h->lock.try_lock_briefly()) return;
-    } else {
-      h->lock.lock();
-    }
-    h->fork_depth = uint8_t(depth + 1);
-  };
-  take(&g_shared_heap);
-  for (Heap* h = g_all_heaps.load(std::memory_order_acquire); h; h = h->all_next) take(h);
-}
-
-bool heap_fork_any_held_by_me() {
-  if (g_shared_heap.lock.held_by_me()) return true;
-  for (Heap* h = g_all_heaps.load(std::memory_order_acquire); h; h = h->all_next)
-    if (h->lock.held_by_me()) return true;
-  return false;
-}
-
-void heap_fork_child_note_held() {
-  for (Heap* h = g_all_heaps.load(std::memory_order_acquire); h; h = h->all_next)
-    if (h->lock.is_locked()) fork_child_note_held(&h->lock);
-  if (g_shared_heap.lock.is_locked()) fork_child_note_held(&g_shared_heap.lock);
-}
-
-void heap_fork_unlock(unsigned depth) {
-  auto release = [depth](Heap* h) {
-    if (h->fork_depth != depth + 1) return;
-    h->fork_depth = 0;
-    h->lock.unlock();
-  };
-  release(&g_shared_heap);
-  for (Heap* h = g_all_heaps.load(std::memory_order_acquire); h; h = h->all_next) release(h);
-}
+void free_checked(void* p, Span* s) { free_body(p, s); }
 
 }  // namespace brkmalloc

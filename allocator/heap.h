@@ -2,27 +2,31 @@
 //
 // Each thread allocates from its own heap: per size class a current span, a FIFO of spans with at least a
 // quarter of their blocks free (avail) and a list of the others (full). The fast paths touch only the
-// thread's heap and the span's first cache line: no lock, no system call, no atomic read-modify-write.
+// thread's heap and the span's record (malloc its owner line, free also its read-mostly line: span.h):
+// no lock, no system call, no atomic read-modify-write.
 // A free calls the slow path only when `used` falls to the span's `event_used`, one compare: for the
-// current span never (a multi-block one; a one-block span at 0), for a full one when a quarter is free
-// (then it goes to the tail of avail: a refill is worth its cost, and spans that regain blocks get time
-// to regain more), for an avail one at 0 live blocks (then it goes back to the arena).
+// current span never (a multi-block one; a one-block span at 0), for a full one when a quarter is free,
+// or a sixteenth once the class has many full spans (heap.cc reuse_quota; then it goes to the tail of
+// avail: a refill is worth its cost, and spans that regain blocks get time to regain more), for an avail
+// one at 0 live blocks (then it goes back to the arena).
 //
-// Frees from other threads (snmalloc's and mimalloc's lesson: no heap-wide word per block): the block
-// goes on its span's own atomic list (thread_free, one CAS); the first such block of a span also puts the
-// span on its heap's remote_spans list (a second CAS, once per span per drain), and the first span of a
-// heap asks the purger to look (purger.h). Draining takes the heap's lock: the owner drains on its slow
-// paths; malloc_trim, the purger and statistics drain any heap, live, idle or exited, and give back every
-// span with no live block that is not a live thread's current span. The owner then splices a span's
-// collected blocks into its free list in O(1).
+// Frees from other threads: see remote_free.h. In short, the freeing thread keeps another heap's block
+// in a small per-class cache of its own (foreign[cls]), which its next mallocs of that class take first,
+// and returns what overflows to the owning spans in batches, one atomic operation per span per batch.
 //
 // Who touches what:
-// - owner thread, no lock: current[], span free/used (relaxed stores), block marks and links of its spans;
+// - owner thread, no lock: current[], parked[] (only to swap a span between them, see below), foreign[],
+//   span free/used (relaxed stores), block marks and links of its spans and of its foreign lists;
 // - anyone holding heap->lock: avail/full lists, span full/rfreed/collected/event_used, releasing a span
 //   that is not current and has no live block (the owner cannot touch such a span: it allocates only from
-//   current spans, and frees only live blocks), current[] of an exited heap (pooled);
+//   current spans, and frees only live blocks), current[]/parked[] of an exited heap (pooled), and the
+//   owner's refill when it puts a different span into current[];
 // - any thread, atomically: span thread_free and remote_next (only while pushing), heap remote_spans.
 // A live thread's empty current spans stay with it (its fast path may be popping from them at any moment).
+// "Current" means current[cls] or parked[cls]: while current[cls] is the foreign list, the span it
+// replaced waits in parked[cls]. The owner swaps the two without the lock, always so that the real span
+// is in one of them (parked is written before current, and a restore leaves parked as it was), so a
+// reclaimer under the lock that reads parked after current never mistakes a current span for an idle one.
 //
 // Threads start on g_empty_heap, whose spans are all empty, so their first malloc takes the slow path
 // and gets a heap; at thread exit the heap returns its empty spans to the arena and goes to a pool that
@@ -42,6 +46,7 @@
 
 #include "allocator/lock.h"
 #include "allocator/page_map.h"
+#include "allocator/remote_free.h"
 #include "allocator/report.h"
 #include "allocator/size_classes.h"
 #include "allocator/span.h"
@@ -49,7 +54,8 @@
 namespace brkmalloc {
 
 struct Heap {
-  Span* current[kNumClasses];
+  Span* current[kNumClasses];  // the fast path allocates from these (a span, foreign[cls], or the empty one)
+  Span* parked[kNumClasses];   // the span current[cls] held before it became foreign[cls] (see above)
   SpanList avail[kNumClasses];
   SpanList full[kNumClasses];
   std::atomic<Span*> remote_spans{nullptr};
@@ -59,8 +65,20 @@ struct Heap {
   Span* idle_big = nullptr;  // the one empty one-block span kept as a current span (heap.cc span_event)
   bool pooled = false;       // exited: no owner (under lock)
   uint8_t fork_depth = 0;    // fork.cc: the nesting level whose prepare took this lock, plus one
+  // Other heaps' blocks this thread freed, per class (remote_free.h): kNumClasses lists the fast path pops
+  // as it pops a span (free), with used = minus the number of blocks on each. Only free and used are
+  // meaningful. They live after the heap in its own mapping (heap_life.cc), so that the two static heaps
+  // (the empty and the shared one, which never have any) keep the library's data small; nullptr there.
+  Span* foreign = nullptr;
 
-  constexpr explicit Heap(Span* empty) : current{}, avail{}, full{} {
+  constexpr explicit Heap(Span* empty) : current{}, parked{}, avail{}, full{} {
+    for (Span*& c : current) c = empty;
+  }
+  // A heap in fresh zeroed pages (heap_life.cc): only current[] is not zero, and only it is written, so
+  // a thread's heap costs the pages its classes use rather than its whole size (most of it is foreign[]).
+  // `foreign` is set by the caller.
+  struct Zeroed {};
+  Heap(Span* empty, Zeroed) {
     for (Span*& c : current) c = empty;
   }
 };
@@ -75,6 +93,8 @@ extern __thread Heap* tls_fast_owner BRK_TLS;
 // Slow paths (heap.cc).
 void* heap_refill(Heap* h, unsigned cls);
 void free_slow(void* p, Span* s);
+// free_slow without the hardened mode's hook (hardened.h calls it once a block leaves quarantine).
+void free_checked(void* p, Span* s);
 void heap_span_event(Heap* h, Span* s);
 [[noreturn]] void fatal_corrupt(const Block* b);
 
@@ -118,7 +138,8 @@ BRK_INLINE bool block_start(const Span* s, const void* p) {
 // that is not a block start, a double free) goes to free_slow, which checks again and reports.
 BRK_INLINE void heap_free(void* p) {
   Span* s = page_map_lookup(p);
-  if (BRK_UNLIKELY(!s || s->owner != tls_fast_owner)) return free_slow(p, s);
+  if (BRK_UNLIKELY(!s)) return free_slow(p, s);
+  if (BRK_UNLIKELY(s->owner != tls_fast_owner)) return free_other(p, s);
   Block* b = static_cast<Block*>(p);
   if (BRK_UNLIKELY(!block_start(s, p) || marked_free(b))) return free_slow(p, s);
   // Two plain stores (relaxed atomics only so that the compiler does not pair them through SSE registers).
@@ -136,6 +157,8 @@ BRK_INLINE void heap_free(void* p) {
 // (the purger). Returns spans given back.
 size_t heap_reclaim_all(bool wait);
 size_t heap_count();
+// Calls fn(heap) for every heap ever made and the shared one, without locks (statistics).
+void heap_for_each(void (*fn)(const Heap*, void*), void* ctx);
 // fork.cc: every heap's lock, in registry order, after g_shared_lock and before the arena's.
 void heap_fork_lock(unsigned depth, bool try_only);
 bool heap_fork_any_held_by_me();

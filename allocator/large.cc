@@ -33,9 +33,9 @@ void account(const Span* s, int sign) {
   }
 }
 
-void* arena_block(size_t size, size_t bytes, size_t align, bool zero) {
+void* arena_block(size_t size, size_t bytes, size_t align, bool zero, bool resident_only = false) {
   size_t align_pages = align > kPageSize ? align >> kPageShift : 1;
-  Span* s = arena_alloc(bytes >> kPageShift, kLarge, align_pages);
+  Span* s = arena_alloc(bytes >> kPageShift, kLarge, align_pages, resident_only);
   if (!s) return nullptr;
   s->start = s->base;
   s->requested = size;
@@ -72,6 +72,11 @@ void* large_alloc(size_t size, size_t align, bool zero) {
   // mmap_max 0 (glibc's M_MMAP_MAX): no block gets a mapping of its own.
   bool in_arena = (size <= mmap_threshold() || g_options.mmap_max <= 0) && align <= kMaxArenaAlign;
   if (in_arena) return arena_block(size, bytes, align, zero);
+  // Above a threshold that still rises by itself: resident arena pages serve it if they can (a block
+  // replaced by a bigger one then reuses its pages instead of mapping fresh ones, which fault in).
+  if (align <= kMaxArenaAlign && !__atomic_load_n(&g_options.threshold_fixed, __ATOMIC_RELAXED) &&
+      g_options.mmap_max > 0)
+    if (void* p = arena_block(size, bytes, align, zero, true)) return p;
   if (void* p = mapped_block(size, bytes, align)) return p;
   // mmap failed (RLIMIT_AS, or address space held by the arenas): free arena pages may still serve it.
   return align <= kMaxArenaAlign ? arena_block(size, bytes, align, zero) : nullptr;
@@ -79,6 +84,8 @@ void* large_alloc(size_t size, size_t align, bool zero) {
 
 void large_free(Span* s) {
   account(s, -1);
+  // As glibc, freeing a block above the threshold raises it (not for blocks large by alignment alone).
+  if (s->requested > mmap_threshold()) raise_mmap_threshold(s->bytes);
   if (s->in_arena) {
     s->in_arena = 0;
     arena_free(s);
@@ -87,7 +94,6 @@ void large_free(Span* s) {
   page_map_set(s->start, kPageSize, &g_freed_large);
   void* p = reinterpret_cast<void*>(s->base);
   size_t bytes = s->bytes;
-  if (s->requested > mmap_threshold()) raise_mmap_threshold(bytes);  // not for blocks large by alignment
   meta_delete_span(s);
   os::unmap(p, bytes);
 }

@@ -5,6 +5,10 @@
 //   purge delay passes (arena.h). Resized in place when the run after it or the break allows.
 // - its own private anonymous mapping: above the threshold (and alignments beyond kMaxArenaAlign); unmapped
 //   when freed, resized with mremap(MREMAP_MAYMOVE). The page map knows only the page of its user pointer.
+//   While the threshold still rises by itself (no setting fixed it), a block above it takes resident arena
+//   pages instead when a dirty run fits (arena_alloc's resident_only): a program replacing big blocks by
+//   bigger ones then reuses the pages it freed rather than faulting in fresh ones. Freeing a block above
+//   the threshold raises it, wherever the block lived.
 // Interior pointers are never found: the page map's entry for a page inside a block is the block's only
 // when that page is the block's first.
 #ifndef BRK_LARGE_H

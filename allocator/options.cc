@@ -66,7 +66,7 @@ constexpr Setting kSettings[] = {
     {"MMAP_THRESHOLD", Kind::kSize, "requests above this many bytes get their own mapping", nullptr},
     {"PURGE_DELAY_MS", Kind::kMillis, "freed pages stay resident this long before going back to the OS", nullptr},
     {"STATS", Kind::kBool, "1: print statistics on stderr at exit", &Options::print_stats},
-    {"CHECKS", Kind::kChecks, "full: interior-pointer checks and encoded free lists on every call", nullptr},
+    {"CHECKS", Kind::kChecks, "full: interior-pointer checks and encoded free lists on every call; hardened: also canaries, guard pages, zero-on-free, quarantine", nullptr},
     {"PURGE_THREAD", Kind::kBool, "0: no background purger; purge only when the allocator is called",
      &Options::purge_thread},
     {"HUGEPAGES", Kind::kBool, "1: ask for transparent huge pages on the arenas", &Options::hugepages},
@@ -105,8 +105,13 @@ void apply(const Setting& st, const char* entry, const char* value, Options* o, 
       return;
     }
     case Kind::kChecks:
-      if (!strcmp(value, "full") || !strcmp(value, "default")) o->full_checks = value[0] == 'f';
-      else warn(fd, "", entry, entry_len, "not default or full", o->full_checks ? "full" : "default");
+      if (!strcmp(value, "full") || !strcmp(value, "default") || !strcmp(value, "hardened")) {
+        o->full_checks = value[0] == 'f';
+        o->hardened = value[0] == 'h';
+      } else {
+        warn(fd, "", entry, entry_len, "not default, full or hardened",
+             o->hardened ? "hardened" : o->full_checks ? "full" : "default");
+      }
       return;
     case Kind::kBool:
       if (!strcmp(value, "1") || !strcmp(value, "0")) o->*st.flag = value[0] == '1';

@@ -27,8 +27,9 @@ struct Options {
   bool print_stats = false;        // statistics on stderr at exit
   bool purge_thread = true;        // false: no background purger
   bool full_checks = false;        // every check on every call (BRKMALLOC_CHECKS=full, glibc.malloc.check)
+  bool hardened = false;           // BRKMALLOC_CHECKS=hardened: full checks plus hardened.h's
   // glibc's trim threshold, when trim_set: freed arena bytes kept resident beyond this are purged at once,
-  // without waiting for the delay (the arena's dirty cap, otherwise derived from the mmap threshold).
+  // without waiting for the delay (the arena's dirty cap, otherwise the recent peak of live arena bytes: decay.h).
   // SIZE_MAX (M_TRIM_THRESHOLD -1): no cap.
   size_t trim_threshold = 0;
   bool trim_set = false;

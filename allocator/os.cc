@@ -86,6 +86,13 @@ void unmap(void* p, size_t size) {
   errno = saved;
 }
 
+bool protect(void* p, size_t size, bool accessible) {
+  int saved = errno;
+  bool ok = mprotect(p, size, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
+  errno = saved;
+  return ok;
+}
+
 size_t mappings_created() { return g_mappings.load(std::memory_order_relaxed); }
 
 void* remap(void* p, size_t old_size, size_t new_size) {

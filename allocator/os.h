@@ -7,6 +7,8 @@
 // - purge: drops the pages but keeps them accessible; the next touch faults in a zero page.
 // - map: a fresh private anonymous read-write mapping, zero-filled, aligned as asked; nullptr on failure.
 // - unmap: munmap.
+// - protect: makes pages inaccessible (guard pages) or readable and writable again; false on failure
+//   (the kernel may refuse to split a mapping past vm.max_map_count).
 // - advise_hugepages: asks for transparent huge pages (MADV_HUGEPAGE) on the 2 MiB-aligned whole huge
 //   pages inside [p, p + size); the rest is left alone. false if there are none or the kernel refuses.
 // - remap: resizes a mapping, in place or by moving its pages wherever the kernel finds room
@@ -30,6 +32,7 @@ void decommit(void* p, size_t size);
 void purge(void* p, size_t size);
 void* map(size_t size, size_t align);
 void unmap(void* p, size_t size);
+bool protect(void* p, size_t size, bool accessible);
 void* remap(void* p, size_t old_size, size_t new_size);
 size_t mappings_created();
 bool advise_hugepages(void* p, size_t size);

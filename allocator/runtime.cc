@@ -10,6 +10,7 @@
 #include <atomic>
 
 #include "allocator/arena.h"
+#include "allocator/hardened.h"
 #include "allocator/heap.h"
 #include "allocator/lock.h"
 #include "allocator/meta.h"
@@ -48,10 +49,12 @@ void runtime_init_slow() {
   if (g_runtime_ready) return;
   options_init();
   // Fixed here, before any block exists: free lists are written in one format for the whole run.
-  g_full_checks = g_options.full_checks;
+  g_full_checks = g_options.full_checks || g_options.hardened;  // hardened implies the full checks
+  g_hardened = g_options.hardened;
   secrets_init();
   prof_init();
   heap_thread_key_init();
+  if (g_hardened) hardened_init();  // after the secrets, which it derives its own from
   g_small_bound = small_bound_for(mmap_threshold());
   __atomic_store_n(&g_runtime_ready, true, __ATOMIC_RELEASE);
 }

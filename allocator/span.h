@@ -61,26 +61,22 @@ BRK_INLINE bool marked_free(const Block* b) { return (b->mark ^ free_mark(b)) <=
 
 // 128-byte aligned: records sit side by side in meta.cc's chunks, and two threads' current spans must not
 // share a cache line (or an adjacent-line prefetch pair), or every malloc/free of one thread would steal
-// the other's line. (A precaution: the 2x gap on bench cache-thrash turned out to have another cause.)
+// the other's line.
+//
+// Two lines by who writes them. The first is the owner's: its fast paths write free and used on every
+// malloc and free, its slow paths the rest. The second is read-mostly: everything a free from any thread
+// reads to find and check a block (owner, start, limit, block size, division magic), written when the
+// span is set up and when the owner carves more blocks (limit, once per page of blocks). A free from
+// another thread therefore reads only a line the owner keeps shared, and never takes the owner's hot
+// line away from it (the owner's remote-free lists are written in batches: remote_free.h).
 struct alignas(128) Span {
-  // Hot: malloc and free of the owner touch only this first cache line.
+  // Line 0: the owner's.
   Block* free;          // blocks ready to hand out
-  uintptr_t start;      // first block (small) or the user pointer (large)
-  Heap* owner;          // small: the heap that may use free/used; others: nullptr
-  uint32_t limit;       // bytes of blocks handed out at least once; offsets below it are in a block
-  uint32_t block_size;
-  uint64_t div_magic;   // offset -> block index by multiply (size_classes.h)
   uint32_t used;        // relaxed atomic: written by the owner only, read by reclaimers
   uint32_t event_used;  // relaxed atomic: the owner's free calls heap_span_event when used falls to this
   uint32_t rfreed;      // under the owner heap's lock
   uint8_t full;         // on the owner's full list
-  SpanKind kind;
-  uint8_t cls;
-  uint8_t dirty;        // free span: pages may be resident; handed out: pages may hold old data
-  uint8_t in_arena;     // large: an arena run rather than a mapping of its own
-  // Cold.
-  uintptr_t base;       // first page of the span (large: of the mapping)
-  size_t bytes;         // length of the span (large: of the mapping)
+  uint8_t pad_[3];
   Span* next;           // in the owner's class list, or an arena bin
   Span* prev;
   union {
@@ -89,36 +85,54 @@ struct alignas(128) Span {
       Span* dirty_prev;
       uint64_t freed_ms;  // when the pages became free
     };
-    struct {              // small spans (heap.cc)
-      Block* thread_free;  // atomic: blocks freed by other threads, pending
+    struct {              // small spans (heap.cc, remote_free.cc)
+      Block* thread_free;  // atomic: blocks freed by other threads, pending (pushed in batches)
       Span* remote_next;   // in the owner heap's remote_spans list while thread_free is not empty
       Block* collected;    // under the owner's lock: pending blocks taken off thread_free
     };
   };
+  // Line 1: read-mostly.
   union {
     size_t requested;       // large: the size asked for (for statistics)
-    Block* collected_tail;  // small
+    Block* collected_tail;  // small (under the owner's lock; here only for room)
   };
+  uintptr_t start;      // first block (small) or the user pointer (large)
+  Heap* owner;          // small: the heap that may use free/used; others: nullptr
+  uint32_t limit;       // bytes of blocks handed out at least once; offsets below it are in a block
+  uint32_t block_size;
+  uint64_t div_magic;   // offset -> block index by multiply (size_classes.h)
+  uintptr_t base;       // first page of the span (large: of the mapping)
+  size_t bytes;         // length of the span (large: of the mapping)
+  SpanKind kind;
+  uint8_t cls;
+  uint8_t dirty;        // free span: pages may be resident; handed out: pages may hold old data
+  uint8_t in_arena;     // large: an arena run rather than a mapping of its own
 };
+static_assert(offsetof(Span, requested) == 64, "the read-mostly fields start the second line");
 static_assert(sizeof(Span) == 128, "one record per 128-byte pair of cache lines");
 
 // An intrusive doubly linked list of spans (through next/prev), with a tail for FIFO use.
+// No member initializers: a heap in fresh zeroed pages is not written where it is zero (heap.h).
 struct SpanList {
-  Span* head = nullptr;
-  Span* tail = nullptr;
+  Span* head;
+  Span* tail;
+  size_t count;
   void push(Span* s) {
+    ++count;
     s->prev = nullptr;
     s->next = head;
     if (head) head->prev = s; else tail = s;
     head = s;
   }
   void push_back(Span* s) {
+    ++count;
     s->next = nullptr;
     s->prev = tail;
     if (tail) tail->next = s; else head = s;
     tail = s;
   }
   void remove(Span* s) {
+    --count;
     if (s->prev) s->prev->next = s->next; else head = s->next;
     if (s->next) s->next->prev = s->prev; else tail = s->prev;
     s->next = s->prev = nullptr;

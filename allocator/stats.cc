@@ -15,14 +15,34 @@ namespace brkmalloc {
 
 namespace {
 
+SpanState state_of(const Span* s) {
+  const Heap* h = s->owner;
+  unsigned cls = s->cls;
+  if (__atomic_load_n(&h->current[cls], __ATOMIC_RELAXED) == s || __atomic_load_n(&h->parked[cls], __ATOMIC_RELAXED) == s)
+    return kStateCurrent;
+  return __atomic_load_n(&s->full, __ATOMIC_RELAXED) ? kStateFull : kStateAvail;
+}
+
 void add_span(const Span* s, void* ctx) {
   ClassStats* pc = static_cast<ClassStats*>(ctx);
   ClassStats& c = pc[s->cls];
   c.spans++;
   c.bytes += s->bytes;
   // Read without the owner's cooperation: a statistic, exact when the program is quiet.
-  c.blocks_used += __atomic_load_n(&s->used, __ATOMIC_RELAXED) - __atomic_load_n(&s->rfreed, __ATOMIC_RELAXED);
-  c.blocks_capacity += kClasses.info[s->cls].capacity;
+  size_t live = __atomic_load_n(&s->used, __ATOMIC_RELAXED) - __atomic_load_n(&s->rfreed, __ATOMIC_RELAXED);
+  size_t cap = kClasses.info[s->cls].capacity;
+  c.blocks_used += live;
+  c.blocks_capacity += cap;
+  SpanState st = state_of(s);
+  c.state_spans[st]++;
+  c.state_free[st] += cap - live;
+}
+
+void add_cached(const Heap* h, void* ctx) {
+  ClassStats* pc = static_cast<ClassStats*>(ctx);
+  if (!h->foreign) return;
+  for (unsigned c = 0; c < kNumClasses; ++c)
+    pc[c].cached += uint32_t(0u - __atomic_load_n(&h->foreign[c].used, __ATOMIC_RELAXED));
 }
 
 // Peaks of the own-mapping counters as seen by statistics calls (large.cc keeps no high-water mark), so
@@ -42,6 +62,7 @@ void stats_collect(brk_stats* out, ClassStats* per_class) {
   ClassStats* pc = per_class ? per_class : local;
   memset(pc, 0, sizeof(ClassStats) * kNumClasses);
   arena_for_each_span(add_span, pc);
+  heap_for_each(add_cached, pc);
   brk_stats st{};
   size_t span_bytes = 0;
   for (unsigned c = 0; c < kNumClasses; ++c) {
@@ -111,12 +132,26 @@ void stats_print(int fd) {
       .dec(st.free_blocks).str(" free blocks and runs)\n");
   w.str("  own mappings   ").dec(st.own_mappings).str(", ").dec(st.own_mapping_bytes).str(" bytes\n");
   w.str("  thread heaps   ").dec(st.thread_heaps).str("\n");
-  w.str("  class     size   spans    used / capacity\n");
+  // Where the free bytes inside spans are (fragmentation), per class and span state: current spans
+  // (the heaps allocate from them), avail (waiting with room), full (waiting until enough is free), and
+  // freed blocks that other threads keep on their foreign lists (counted live in "used").
+  size_t tot[kSpanStates] = {}, tot_cached = 0;
+  for (unsigned c = 0; c < kNumClasses; ++c) {
+    for (unsigned k = 0; k < kSpanStates; ++k) tot[k] += pc[c].state_free[k] * class_size(c);
+    tot_cached += pc[c].cached * class_size(c);
+  }
+  w.str("  free in spans  current ").dec(tot[kStateCurrent]).str(", avail ").dec(tot[kStateAvail]).str(", full ")
+      .dec(tot[kStateFull]).str(" bytes; on threads' foreign lists ").dec(tot_cached).str(" bytes\n");
+  w.str("  class     size   spans    used / capacity   free bytes: current avail full (spans c/a/f)   foreign\n");
   w.flush(fd);
   for (unsigned c = 0; c < kNumClasses; ++c) {
     if (!pc[c].spans) continue;
-    w.str("  ").dec(c).str("\t").dec(class_size(c)).str("\t").dec(pc[c].spans).str("\t").dec(pc[c].blocks_used)
-        .str(" / ").dec(pc[c].blocks_capacity).str("\n");
+    size_t sz = class_size(c);
+    w.str("  ").dec(c).str("\t").dec(sz).str("\t").dec(pc[c].spans).str("\t").dec(pc[c].blocks_used)
+        .str(" / ").dec(pc[c].blocks_capacity).str("\t").dec(pc[c].state_free[kStateCurrent] * sz).str(" ")
+        .dec(pc[c].state_free[kStateAvail] * sz).str(" ").dec(pc[c].state_free[kStateFull] * sz).str(" (")
+        .dec(pc[c].state_spans[kStateCurrent]).str("/").dec(pc[c].state_spans[kStateAvail]).str("/")
+        .dec(pc[c].state_spans[kStateFull]).str(")\t").dec(pc[c].cached * sz).str("\n");
     w.flush(fd);
   }
   pthread_setcancelstate(cancel_state, nullptr);
@@ -131,8 +166,17 @@ int stats_xml(FILE* f) {
   w.str("<malloc version=\"brkmalloc-1\">\n<heap nr=\"0\">\n<sizes>\n");
   for (unsigned c = 0; c < kNumClasses; ++c) {
     if (!pc[c].spans) continue;
-    w.str("<size from=\"").dec(c ? class_size(c - 1) + 1 : 1).str("\" to=\"").dec(class_size(c)).str("\" total=\"")
-        .dec(pc[c].blocks_used * class_size(c)).str("\" count=\"").dec(pc[c].blocks_used).str("\"/>\n");
+    size_t sz = class_size(c);
+    w.str("<size from=\"").dec(c ? class_size(c - 1) + 1 : 1).str("\" to=\"").dec(sz).str("\" total=\"")
+        .dec(pc[c].blocks_used * sz).str("\" count=\"").dec(pc[c].blocks_used).str("\" free_current=\"")
+        .dec(pc[c].state_free[kStateCurrent] * sz).str("\" free_avail=\"").dec(pc[c].state_free[kStateAvail] * sz)
+        .str("\" free_full=\"").dec(pc[c].state_free[kStateFull] * sz).str("\" foreign=\"").dec(pc[c].cached * sz)
+        .str("\"/>\n");
+    if (w.len > sizeof buf / 2) {  // a class line at a time, so that the buffer never fills
+      buf[w.len] = 0;
+      if (fputs(buf, f) < 0) return -1;
+      w.len = 0;
+    }
   }
   w.str("</sizes>\n</heap>\n");
   w.str("<total type=\"allocated\" size=\"").dec(st.allocated).str("\"/>\n");

@@ -10,6 +10,12 @@
 //     every other one (about 12,000 separate free runs stay in the arena, pinned by the live ones), runs-one frees
 //     them all (one run); then malloc(1 MiB) / malloc(800 KiB), each page touched, free, alternately.
 //   --mode=cycle17: malloc, touch every page, free, cycling 17 sizes spaced geometrically from 64 KiB to 1 MiB.
+//   --mode=working-set: 20 live blocks of 5-25 MiB; 2,000 times one of them, at random, is replaced by a new
+//     block of a random size, zeroed in full, the new one taken before the old one is freed (a working set of
+//     300-500 MiB that stays resident unless the allocator gives freed pages back and faults them in again).
+//   --mode=idle-1g: one 32 MiB block freed (the mmap threshold rises), then 64 blocks of 16 MiB (1 GiB), each
+//     written in full, all freed, then idle: RSS every
+//     100 ms for 3 s (rss_curve_kb, ms:KiB pairs), rss_idle_kb after --idle-ms, rss_final_kb after 3 s.
 #include <cmath>
 #include <vector>
 
@@ -141,6 +147,64 @@ static uint64_t cycle17(const bench::Args& a, uint64_t* bad) {
   return sum;
 }
 
+static uint64_t working_set(const bench::Args& a, uint64_t* bad) {
+  const uint64_t iters = bench::scaled(2000, a);
+  constexpr int kSlots = 20;
+  unsigned char* slot[kSlots] = {};
+  size_t slot_n[kSlots] = {};
+  bench::Rng r(19);
+  uint64_t sum = 0;
+  for (uint64_t i = 0; i < iters; i++) {
+    int k = (int)r.below(kSlots);
+    size_t n = (5u << 20) + r.below((20u << 20) + 1);
+    unsigned char* p = (unsigned char*)malloc(n);
+    if (!p) { fprintf(stderr, "malloc(%zu) failed\n", n); exit(4); }
+    keep_stores(p);  // (or the compiler turns malloc + memset 0 into calloc, as `new char[n]()` never is)
+    memset(p, 0, n);
+    p[n - 1] = (unsigned char)i;
+    keep_stores(p);
+    if (slot[k]) {
+      if (slot[k][0] != 0) (*bad)++;
+      sum += slot[k][slot_n[k] - 1];
+      free(slot[k]);
+    }
+    slot[k] = p;
+    slot_n[k] = n;
+  }
+  for (int k = 0; k < kSlots; k++) free(slot[k]);
+  return sum;
+}
+
+static uint64_t idle_1g(const bench::Args& a, uint64_t* bad) {
+  constexpr int kBlocks = 64;
+  void* blocks[kBlocks];
+  bench::Rng r(23);
+  uint64_t sum = 0;
+  // A program that has freed a big block before: the mmap threshold has risen (as glibc's does), so the
+  // 16 MiB blocks come from the heap (arenas), not from mappings of their own that free unmaps at once.
+  free(bench::make_block(32u << 20, r.next(), false));
+  for (auto& b : blocks) b = bench::make_block(16u << 20, r.next(), true);
+  for (auto& b : blocks) sum += bench::take_block(b, bad);
+  long idle = -1, curve_end = 3000;
+  printf("rss_curve_kb=");
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (long ms = 0; ms <= curve_end; ms += 100) {
+    for (;;) {  // sleep until t0 + ms
+      struct timespec t;
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      long el = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+      if (el >= ms) break;
+      bench::sleep_ms((int)(ms - el));
+    }
+    long kb = bench::rss_kb();
+    if (ms <= a.idle_ms) idle = kb;
+    printf("%s%ld:%ld", ms ? "," : "", ms, kb);
+  }
+  printf("\nrss_idle_kb=%ld\nrss_final_kb=%ld\n", idle, bench::rss_kb());
+  return sum;
+}
+
 int main(int argc, char** argv) {
   bench::Args a = bench::parse_args(argc, argv);
   uint64_t bad = 0, sum;
@@ -152,8 +216,10 @@ int main(int argc, char** argv) {
   else if (!strcmp(a.mode, "runs-many")) sum = free_runs(a, true, &bad);
   else if (!strcmp(a.mode, "runs-one")) sum = free_runs(a, false, &bad);
   else if (!strcmp(a.mode, "cycle17")) sum = cycle17(a, &bad);
+  else if (!strcmp(a.mode, "working-set")) sum = working_set(a, &bad);
+  else if (!strcmp(a.mode, "idle-1g")) sum = idle_1g(a, &bad);
   else {
-    fprintf(stderr, "--mode=realloc|churn|big2m|big8m|realloc-mixed|runs-many|runs-one|cycle17\n");
+    fprintf(stderr, "--mode=realloc|churn|big2m|big8m|realloc-mixed|runs-many|runs-one|cycle17|working-set|idle-1g\n");
     return 2;
   }
   return bench::finish(sum, bad);

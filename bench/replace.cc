@@ -33,6 +33,24 @@ uint64_t local(const bench::Args& a, uint64_t* bad) {
   return sum;
 }
 
+// --mode=live10k|live1m|live10m: one thread replaces random slots of 10,000, 1,000,000 or 10,000,000 live
+// 16-512 B blocks, 8,000,000 times: a big heap in steady state, where what the allocator holds beyond the
+// live bytes (partly free spans, rounding) shows in peak RSS.
+uint64_t at_scale(const bench::Args& a, size_t live, uint64_t* bad) {
+  const uint64_t rounds = bench::scaled(8000000, a);
+  std::vector<void*> slot(live);
+  bench::Rng r(79);
+  uint64_t sum = 0;
+  for (auto& s : slot) s = bench::make_block(16 + r.below(497), r.next(), false);
+  for (uint64_t i = 0; i < rounds; i++) {
+    void*& s = slot[r.below(uint32_t(live))];
+    sum += bench::take_block(s, bad);
+    s = bench::make_block(16 + r.below(497), r.next(), false);
+  }
+  for (void* s : slot) sum += bench::take_block(s, bad);
+  return sum;
+}
+
 uint64_t remote(const bench::Args& a, uint64_t* bad) {
   const uint64_t rounds = bench::scaled(800000, a);  // per thread
   // A slot holds block | owner (blocks are 16-byte aligned, so bit 0 is free); 0 while being replaced.
@@ -74,6 +92,9 @@ int main(int argc, char** argv) {
   uint64_t bad = 0, sum;
   if (!strcmp(a.mode, "local")) sum = local(a, &bad);
   else if (!strcmp(a.mode, "remote")) sum = remote(a, &bad);
-  else { fprintf(stderr, "--mode=local|remote\n"); return 2; }
+  else if (!strcmp(a.mode, "live10k")) sum = at_scale(a, 10000, &bad);
+  else if (!strcmp(a.mode, "live1m")) sum = at_scale(a, 1000000, &bad);
+  else if (!strcmp(a.mode, "live10m")) sum = at_scale(a, 10000000, &bad);
+  else { fprintf(stderr, "--mode=local|remote|live10k|live1m|live10m\n"); return 2; }
   return bench::finish(sum, bad);
 }

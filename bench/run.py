@@ -35,6 +35,8 @@ SLOW_S, SLOW_X = 5.0, 8.0  # a run this slow (seconds and times the row's best) 
 WORKLOADS = [
     ("larson", "larson", [], "server churn: 2 threads replace random slots (16 B-1 KiB), arrays handed to new threads each epoch"),
     ("xmalloc", "xmalloc", [], "producer/consumer: every block (16-512 B) freed by another thread"),
+    ("ring-2t", "ring", ["--threads=2"], "2 threads swap new 16-512 B blocks into a shared 4,096-slot ring and free what they take out (half the frees remote)"),
+    ("ring-16t", "ring", ["--threads=16"], "same with 16 threads on the 2 cores (oversubscribed), same total work"),
     ("cache-scratch", "cache", ["--mode=scratch"], "passive false sharing: each thread frees a main-thread object, then malloc/write/free 8 B"),
     ("cache-thrash", "cache", ["--mode=thrash"], "active false sharing: 2 threads malloc/write hard/free 8 B objects"),
     ("mstress-1t", "mstress", ["--threads=1"], "mixed lifetimes, 16 B-64 KiB, full fill and checks, 1 thread"),
@@ -45,6 +47,8 @@ WORKLOADS = [
     ("fragmentation", "fragment", [], "96 MiB of small objects, free 90% at random, then 36 MiB of 1-32 KiB blocks"),
     ("mleak-idle", "mleak", [], "steady churn with slowly growing live set, free all, idle 1.5 s; RSS after"),
     ("replace-1t", "replace", ["--mode=local"], "1 thread replaces random slots of 100,000 live 16-256 B blocks"),
+    ("replace-10k", "replace", ["--mode=live10k"], "1 thread replaces random slots of 10,000 live 16-512 B blocks, 8 M times"),
+    ("replace-1m", "replace", ["--mode=live1m"], "same with 1,000,000 live blocks (a big heap: peak RSS shows what is held beyond the live bytes)"),
     ("replace-remote", "replace", ["--mode=remote"], "2 threads share 100,000 slots and replace only the other's blocks: every free remote"),
     ("larson-wide", "larson", ["--mode=wide"], "larson with 20,000 slots per thread, sizes 16-2048 B, 2 threads"),
     ("larson-wide-16t", "larson", ["--mode=wide", "--threads=16"], "same with 16 threads on the 2 cores (oversubscribed), same total work"),
@@ -54,6 +58,8 @@ WORKLOADS = [
     ("runs-12k", "large", ["--mode=runs-many"], "24,000 blocks of 64-132 KiB, every other one freed (12,000 free runs), then 1 MiB / 800 KiB malloc+free"),
     ("runs-1", "large", ["--mode=runs-one"], "same, but all 24,000 freed first (one free run)"),
     ("cycle17", "large", ["--mode=cycle17"], "malloc, touch, free cycling 17 sizes from 64 KiB to 1 MiB"),
+    ("working-set", "large", ["--mode=working-set"], "20 live blocks of 5-25 MiB, 2,000 random replacements, each new one zeroed (malloc-large's pattern)"),
+    ("idle-1g", "large", ["--mode=idle-1g"], "64 x 16 MiB written, all freed, then idle: RSS every 100 ms for 3 s"),
 ]
 
 # scale of inputs, repetitions, microbenchmark min time (s), callgrind pair counts, real-program input scale

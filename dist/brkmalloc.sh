@@ -21,8 +21,10 @@ Options (each sets the environment variable shown; see README "Configuration"):
   --threshold SIZE     requests above SIZE bytes (K, M, G) get their own mapping
                                                                         BRKMALLOC_MMAP_THRESHOLD=SIZE
   --purge-delay MS     freed pages stay resident MS milliseconds       BRKMALLOC_PURGE_DELAY_MS=MS
-  --checks full|default
+  --checks full|hardened|default
                        full: every integrity check on every call       BRKMALLOC_CHECKS=full
+                       hardened: also canaries, guard pages, zero-on-free, quarantine
+  --hardened           same as --checks hardened                       BRKMALLOC_CHECKS=hardened
   --hugepages          transparent huge pages on the arenas            BRKMALLOC_HUGEPAGES=1
   --profile DIR        sampled heap profiles DIR/PROGRAM.<pid>.<seq>.heap (google-pprof reads them)
                                                                         BRKMALLOC_PROFILE=DIR/PROGRAM
@@ -73,6 +75,7 @@ while [ $# -gt 0 ]; do
   case $name in
     --stats) [ $has_value -eq 0 ] || die_usage "option $name takes no value"; export BRKMALLOC_STATS=1 ;;
     --hugepages) [ $has_value -eq 0 ] || die_usage "option $name takes no value"; export BRKMALLOC_HUGEPAGES=1 ;;
+    --hardened) [ $has_value -eq 0 ] || die_usage "option $name takes no value"; export BRKMALLOC_CHECKS=hardened ;;
     --leaks) [ $has_value -eq 0 ] || die_usage "option $name takes no value"; export BRKMALLOC_LEAKS=1 ;;
     --threshold|--purge-delay|--checks|--profile|--profile-rate)
       if [ $has_value -eq 0 ]; then
@@ -88,8 +91,8 @@ while [ $# -gt 0 ]; do
         --profile-rate) export BRKMALLOC_PROFILE_RATE="$value" ;;
         --checks)
           case $value in
-            full|default) export BRKMALLOC_CHECKS="$value" ;;
-            *) die_usage "--checks takes full or default, not '$value'" ;;
+            full|hardened|default) export BRKMALLOC_CHECKS="$value" ;;
+            *) die_usage "--checks takes full, hardened or default, not '$value'" ;;
           esac ;;
       esac ;;
     --version)

@@ -54,6 +54,16 @@ MISUSE = [
     ("sized_delete_wrong", "sized_delete_wrong", "brkmalloc: sized free of {addr} with wrong size {size}"),
     ("free_sized_wrong", "free_sized_wrong", "brkmalloc: sized free of {addr} with wrong size {size}"),
     ("uaf_freelist", "uaf_freelist", "brkmalloc: free list corrupted at {addr}"),
+    # What only BRKMALLOC_CHECKS=hardened stops (None: a fault, SIGSEGV, with nothing on stderr).
+    ("overflow_small_1", "overflow_small_1", "brkmalloc: write past the end of {addr}"),
+    ("overflow_small_8", "overflow_small_8", "brkmalloc: write past the end of {addr}"),
+    ("overflow_big_1", "overflow_big_1", "brkmalloc: write past the end of {addr}"),
+    ("overflow_big_8", "overflow_big_8", "brkmalloc: write past the end of {addr}"),
+    ("uaf_write_small", "uaf_write_small", "brkmalloc: write after free into {addr}"),
+    ("uaf_write_reused", "uaf_write_reused", "brkmalloc: write after free into {addr}"),
+    ("malloc0_read", "malloc0_read", None),
+    ("malloc0_write", "malloc0_write", None),
+    ("delete_big_wrong_align", "delete_big_wrong_align", "brkmalloc: aligned free of {addr} with wrong alignment {align}"),
 ]
 
 # The default threshold, as the warning may spell it.
@@ -86,13 +96,28 @@ class Case:
 # write into a freed block is undefined behaviour we do not detect (README "Errors and misuse").
 FULL_CHECKS_ONLY = {"uaf_freelist"}
 FULL = {"BRKMALLOC_CHECKS": "full"}
+# Caught only with BRKMALLOC_CHECKS=hardened (canaries, guard pages, zero-on-free and quarantine, the
+# PROT_NONE zero-size region, recorded alignment): in the other modes their outcome is recorded, not judged.
+HARDENED_ONLY = {"overflow_small_1", "overflow_small_8", "overflow_big_1", "overflow_big_8", "uaf_write_small",
+                 "uaf_write_reused", "malloc0_read", "malloc0_write", "delete_big_wrong_align"}
+HARDENED = {"BRKMALLOC_CHECKS": "hardened"}
+# Where the hardened mode reports a misuse otherwise: the write into a freed block's link is found in
+# quarantine (zero-on-free), before any free list is used.
+HARDENED_EXPECTED = {"uaf_freelist": "brkmalloc: write after free into {addr}"}
+# A correct program (tests/misuse/benign_hardened.cc) must run unchanged in every mode.
+BENIGN = ["benign_hardened"]
 
 
 def all_cases():
     # Every misuse in the default mode (except those only full checks catch), then every one again with
     # BRKMALLOC_CHECKS=full, whose frees all go through the checked slow path.
-    cases = [Case(n, p, [], {}, "misuse", e) for n, p, e in MISUSE if p not in FULL_CHECKS_ONLY]
-    cases += [Case(n + "@full", p, [], FULL, "misuse", e) for n, p, e in MISUSE]
+    cases = [Case(n, p, [], {}, "record" if p in HARDENED_ONLY else "misuse", e)
+             for n, p, e in MISUSE if p not in FULL_CHECKS_ONLY]
+    cases += [Case(n + "@full", p, [], FULL, "record" if p in HARDENED_ONLY else "misuse", e) for n, p, e in MISUSE]
+    # Every misuse again in the hardened mode: all must be stopped, those of the other modes included.
+    cases += [Case(n + "@hardened", p, [], HARDENED, "misuse", HARDENED_EXPECTED.get(p, e)) for n, p, e in MISUSE]
+    cases += [Case(p + mode, p, [], env, "benign", None)
+              for p in BENIGN for mode, env in (("", {}), ("@full", FULL), ("@hardened", HARDENED))]
     cases += [Case(n, "env_settings", [], env, "env", e) for n, env, e in ENV_CASES]
     cases += [Case("oom_" + e, "oom", [e], {}, "oom", None) for e in OOM_ENTRIES]
     return cases
@@ -170,18 +195,35 @@ def check(case, out):
     if out.timed_out:
         return "timed out; stderr: %r" % out.stderr[-300:]
     lines = out.stderr_lines()
+    if case.kind == "record":  # the mode does not promise to stop it: recorded only
+        return None
+    if case.kind == "benign":
+        problems = []
+        if out.returncode != 0:
+            problems.append("expected exit 0, got %s" % out.status())
+        if lines:
+            problems.append("expected nothing on stderr, got %r" % lines[:3])
+        if reported(out.stdout, "benign") != "ok":
+            problems.append("the program's own checks failed: %s" % reported(out.stdout, "failed"))
+        return "; ".join(problems) or None
     if case.kind == "misuse":
         if case.program == "free_sized_wrong" and reported(out.stdout, "free_sized") == "not provided":
             return "free_sized is not provided (dlsym and the weak reference both found nothing)"
         addr, size = reported(out.stdout, "addr"), reported(out.stdout, "size")
         if addr is None:
             return "the program stopped before reporting its pointer: %s; stderr: %r" % (out.status(), out.stderr[-300:])
-        want = case.expected.format(addr=addr, size=size)
         problems = []
-        if out.returncode != -signal.SIGABRT:
-            problems.append("expected SIGABRT, got %s" % out.status())
-        if lines != [want]:
-            problems.append("expected stderr exactly %r, got %r" % (want, lines[:3]))
+        if case.expected is None:  # an access to a PROT_NONE page: the fault itself, nothing printed
+            if out.returncode != -signal.SIGSEGV:
+                problems.append("expected SIGSEGV, got %s" % out.status())
+            if lines:
+                problems.append("expected nothing on stderr, got %r" % lines[:3])
+        else:
+            want = case.expected.format(addr=addr, size=size, align=reported(out.stdout, "align"))
+            if out.returncode != -signal.SIGABRT:
+                problems.append("expected SIGABRT, got %s" % out.status())
+            if lines != [want]:
+                problems.append("expected stderr exactly %r, got %r" % (want, lines[:3]))
         if reported(out.stdout, "survived"):
             problems.append("the misuse call returned to the program")
         return "; ".join(problems) or None
@@ -211,7 +253,7 @@ def markdown_table(cases, results, configs):
         for cfg in configs:
             out = results[(c.name, cfg)]
             text = out.summary().replace("|", "\\|")
-            if cfg in BRK_CONFIGS:
+            if cfg in BRK_CONFIGS and c.kind != "record":
                 text = ("PASS " if check(c, out) is None else "FAIL ") + text
             cells.append("`" + text + "`" if not text.startswith(("PASS", "FAIL")) else text)
         rows.append("| %s | %s |" % (c.name, " | ".join(cells)))
@@ -234,7 +276,10 @@ def write_results(path, cases, results, configs, root):
         "is the runner's assertion; the other columns are recorded, not judged. glibc = no preload; the",
         "baselines are Debian's jemalloc 5.3, mimalloc 2.0.9 and gperftools' tcmalloc_minimal 2.10.",
         "",
-        "Misuse cases expect SIGABRT and exactly one stderr line naming the pointer the program passed; env cases",
+        "Misuse cases expect SIGABRT and exactly one stderr line naming the pointer the program passed (malloc0_*:",
+        "SIGSEGV and nothing on stderr); `@full` and `@hardened` rows run with BRKMALLOC_CHECKS=full / hardened;",
+        "rows without PASS/FAIL for brkmalloc are misuses that mode does not promise to stop (recorded only);",
+        "benign_hardened rows expect exit 0 and nothing on stderr in every mode; env cases",
         "expect exit 0 and one warning line; oom cases run tests/misuse/oom.cc for one entry point under",
         "RLIMIT_AS (VmSize + 64 MiB, heap pre-filled with 120 KiB blocks) and expect exit 0: clean ENOMEM,",
         "heap usable afterwards; the count is the blocks that entry point got before ENOMEM.",
@@ -252,7 +297,7 @@ def write_xml(path, cases, results, configs):
     tests = failures = 0
     for c in cases:
         for cfg in configs:
-            if cfg not in BRK_CONFIGS:
+            if cfg not in BRK_CONFIGS or c.kind == "record":
                 continue
             tests += 1
             tc = ET.SubElement(suite, "testcase", name="%s/%s" % (c.name, cfg), classname="misuse")
@@ -301,7 +346,7 @@ def main():
     passed = failed = 0
     for c in cases:
         for cfg in configs:
-            if cfg not in BRK_CONFIGS:
+            if cfg not in BRK_CONFIGS or c.kind == "record":
                 continue
             reason = check(c, results[(c.name, cfg)])
             if reason is None:

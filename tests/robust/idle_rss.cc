@@ -6,7 +6,7 @@
 // The program touches 64 MiB in blocks of 512 B - 64 KiB (below any mmap threshold: arena memory, not own
 // mappings that free unmaps at once), frees them all, sleeps --idle-ms (3000) and reads /proc/self/statm.
 // It reports base, peak and idle RSS; with --assert (the brkmalloc runs) it fails if more than 8 MiB of
-// the 64 MiB is still resident (brkmalloc without a purger keeps up to its 32 MiB dirty cap). Without
+// the 64 MiB is still resident (brkmalloc without a purger keeps up to its dirty cap, the recent peak). Without
 // --assert (the baselines) it only reports.
 #include "tests/robust/robust_common.h"
 

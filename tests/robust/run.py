@@ -79,6 +79,9 @@ CASES = [
          doc="the same binary run without privileges: the settings take effect (shows the check can fail)"),
     Case("idle_rss", "idle_rss", [], 20, brk_args=["--assert"],
          doc="free 64 MiB of arena blocks, 3 s idle: at most 8 MiB still resident (brkmalloc rows)"),
+    Case("idle_big", "idle_big", [], 30, brk_args=["--assert"],
+         doc="free 1 GiB of big blocks (4-40 MiB, replaced at random), idle: RSS under 10 MiB within the purge "
+             "delay + 1 s (brkmalloc rows); the RSS curve every 100 ms"),
     Case("idle_rss_tls256k", "idle_rss_tls", [], 20, brk_args=["--assert"],
          doc="the same with 256 KiB of static TLS (__thread) in the program"),
 ]

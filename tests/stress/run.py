@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Runs every stress program under seven allocator configurations and prints a table; then short runs of
+"""Runs every stress program under eight allocator configurations and prints a table; then short runs of
 the real programs of bench/programs.py (Redis, RocksDB, SQLite, CPython, g++, xz, git gc: "real-<name>") under
 brk-preload, glibc, jemalloc, mimalloc and tcmalloc, each checked by its own success test, by the LD_DEBUG
 proof that the intended allocator served it, and by its check value against glibc's.
 
 Configurations: brkmalloc via LD_PRELOAD (bazel-bin/preload/libbrkmalloc.so), brkmalloc statically linked (the
-<program>_static binary), brkmalloc preloaded with BRKMALLOC_CHECKS=full, glibc (no preload), jemalloc, mimalloc, tcmalloc (LD_PRELOAD of Debian's libraries).
+<program>_static binary), brkmalloc preloaded with BRKMALLOC_CHECKS=full and with BRKMALLOC_CHECKS=hardened, glibc (no preload), jemalloc, mimalloc, tcmalloc (LD_PRELOAD of Debian's libraries).
 Each child gets a timeout (killed with its whole process group, counted as a failure); peak RSS and CPU come
 from os.wait4. A program that fails on a baseline allocator is a bug in the program.
 
@@ -60,6 +60,8 @@ CONFIGS = [
     ("brk-static", "_static", None, BRK_ARGS, {}, None),
     ("brk-full", "", "@preload/libbrkmalloc.so", BRK_ARGS, {"BRKMALLOC_CHECKS": "full"},
      "brkmalloc with BRKMALLOC_CHECKS=full (every call on the checked slow paths)"),
+    ("brk-hardened", "", "@preload/libbrkmalloc.so", BRK_ARGS, {"BRKMALLOC_CHECKS": "hardened"},
+     "brkmalloc with BRKMALLOC_CHECKS=hardened (full checks plus canaries, guard pages, zero-on-free, quarantine)"),
     ("glibc", "", None, GLIBC_ARGS, {}, None),
     ("jemalloc", "", LIB + "libjemalloc.so.2", [],
      {"STRESS_NO_PVALLOC": "1", "STRESS_NO_ALIGNED_ZERO": "1"},

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "allocator/decay.h"
 #include "allocator/options.h"
 #include "allocator/os.h"
 #include "allocator/page_map.h"
@@ -248,23 +249,47 @@ TEST_F(Arena, ZeroDelayPurgesAtOnce) {
   arena_free(guard);
 }
 
-TEST_F(Arena, DirtyBytesAreBounded) {
-  // Free far more than any sensible cache of dirty pages (the pages are never touched, so this is cheap):
-  // even with a long delay, the arena keeps only a bounded part of it dirty.
-  const size_t total = size_t{256} << 20;
+TEST_F(Arena, DirtyBytesFollowTheRecentPeak) {
+  // Runs of 1, 2, ... 24 MiB, each freed before the next (longer) one is taken, with a page kept between
+  // them so that none is reused: about 300 MiB freed while no more than 24 MiB was ever live. Even with a
+  // long delay, dirty bytes stay within the cap, which follows that peak (at least 32 MiB, decay.h).
+  // The pages are never touched, so this is cheap.
+  decay_reset();
+  std::vector<Span*> guards;
+  size_t freed = 0;
+  for (size_t k = 1; k <= 24; ++k) {
+    Span* s = take(k * 256);
+    ASSERT_NE(s, nullptr);
+    guards.push_back(take(1));
+    ASSERT_NE(guards.back(), nullptr);
+    arena_free(s);
+    freed += k << 20;
+  }
+  ArenaStats st = arena_stats();
+  EXPECT_LE(st.dirty_cap, kMinDirtyCap);
+  EXPECT_LE(st.dirty_bytes, kMinDirtyCap + (size_t{24} << 20)) << "freed " << freed;
+  EXPECT_LT(st.dirty_bytes, freed / 4);
+  for (Span* g : guards) arena_free(g);
+}
+
+TEST_F(Arena, TrimThresholdCapsDirtyBytes) {
+  // glibc's M_TRIM_THRESHOLD, when set, is the cap: 64 MiB freed, 8 MiB kept dirty at most.
+  const bool saved_set = g_options.trim_set;
+  const size_t saved = g_options.trim_threshold;
+  g_options.trim_threshold = size_t{8} << 20;
+  g_options.trim_set = true;
   std::vector<Span*> runs;
-  for (size_t done = 0; done < total; done += size_t{1} << 20) runs.push_back(take(256));
+  for (int i = 0; i < 64; ++i) runs.push_back(take(256));
   Span* guard = take(1);
   ASSERT_NE(guard, nullptr);
   for (Span* s : runs) {
     ASSERT_NE(s, nullptr);
     arena_free(s);
   }
-  // (Runs at the top of an earlier, full arena may have been given back by lowering its break.)
-  ArenaStats st = arena_stats();
-  EXPECT_LE(st.free_bytes, total);
-  EXPECT_LT(st.dirty_bytes, total / 2) << "arenas " << st.arenas << ", reserved " << st.reserved;
+  EXPECT_LE(arena_stats().dirty_bytes, size_t{8} << 20);
   arena_free(guard);
+  g_options.trim_threshold = saved;
+  g_options.trim_set = saved_set;
 }
 
 TEST_F(Arena, RunLargerThanAnArenaReservation) {

@@ -265,6 +265,14 @@ TEST(OptionsParse, Precedence) {
   }
   EXPECT_FALSE(parse({"GLIBC_TUNABLES=glibc.malloc.check=3", "BRKMALLOC_CHECKS=default"}).o.full_checks);
   EXPECT_TRUE(parse({"MALLOC_CHECK_=0", "BRKMALLOC_CHECKS=full"}).o.full_checks);
+  // hardened (which implies the full checks at start-up, runtime.cc) and the later setting wins.
+  EXPECT_TRUE(parse({"BRKMALLOC_CHECKS=hardened"}).o.hardened);
+  EXPECT_FALSE(parse({"BRKMALLOC_CHECKS=hardened", "BRKMALLOC_CHECKS=default"}).o.hardened);
+  EXPECT_FALSE(parse({"BRKMALLOC_CHECKS=hardened", "BRKMALLOC_CHECKS=full"}).o.hardened);
+  EXPECT_TRUE(parse({"GLIBC_TUNABLES=glibc.malloc.check=3", "BRKMALLOC_CHECKS=hardened"}).o.hardened);
+  Parsed bad = parse({"BRKMALLOC_CHECKS=hardened", "BRKMALLOC_CHECKS=paranoid"});
+  EXPECT_TRUE(bad.o.hardened);
+  EXPECT_EQ(bad.warnings, "brkmalloc: ignoring BRKMALLOC_CHECKS=paranoid (not default, full or hardened); keeping hardened\n");
 }
 
 // A malformed or out-of-range value: one line naming it, and the setting keeps its earlier value.

@@ -51,6 +51,7 @@ TEST(Threshold, RisesOnFreeOfAMappedBlockUntilSetExplicitly) {
   // Above the largest class too: a freed 2 MiB mapping raises the threshold, and the next 2 MiB block is an
   // arena run, whose pages are kept for reuse after free.
   const size_t big = size_t{2} << 20;
+  brk_trim(0);  // no resident arena run to serve it (a block above a rising threshold takes one: large.h)
   void* b = brk_malloc(big);
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(page_map_lookup(b)->in_arena, 0) << "mapped before the rise";
