@@ -20,6 +20,10 @@ constexpr ForeignLimits make_limits() {
 }
 constexpr ForeignLimits kLimits = make_limits();
 
+// Whether the freeing thread's mallocs take blocks from its foreign lists first (remote_free.h: off, by
+// measurement).
+constexpr bool kReuseForeign = false;
+
 uint32_t foreign_len(const Span* f) { return 0u - __atomic_load_n(&f->used, __ATOMIC_RELAXED); }
 void set_foreign_len(Span* f, uint32_t n) { __atomic_store_n(&f->used, 0u - n, __ATOMIC_RELAXED); }
 
@@ -89,7 +93,7 @@ BRK_NOINLINE void foreign_trim(Span* f, uint32_t keep) {
 }
 
 BRK_NOINLINE void foreign_overflow(Span* f, unsigned cls) {
-  foreign_trim(f, foreign_cap(class_size(cls)) / 2);
+  foreign_trim(f, kReuseForeign ? foreign_cap(class_size(cls)) / 2 : 0);
   purger_start_if_requested();  // a span's first pending group may have asked for a reclaim
 }
 
@@ -112,10 +116,12 @@ void free_other(void* p, Span* s) {
   f->free = b;
   uint32_t used = f->used - 1;
   __atomic_store_n(&f->used, used, __ATOMIC_RELAXED);
-  Span* cur = me->current[cls];
-  if (cur != f) {  // the real span waits in parked[] (heap.h: parked first, then current)
-    __atomic_store_n(&me->parked[cls], cur, __ATOMIC_RELEASE);
-    __atomic_store_n(&me->current[cls], f, __ATOMIC_RELEASE);
+  if (kReuseForeign) {
+    Span* cur = me->current[cls];
+    if (cur != f) {  // the real span waits in parked[] (heap.h: parked first, then current)
+      __atomic_store_n(&me->parked[cls], cur, __ATOMIC_RELEASE);
+      __atomic_store_n(&me->current[cls], f, __ATOMIC_RELEASE);
+    }
   }
   if (BRK_UNLIKELY(used == kLimits.at_cap[cls])) return foreign_overflow(f, cls);
 }
