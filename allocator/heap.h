@@ -10,9 +10,10 @@
 // avail: a refill is worth its cost, and spans that regain blocks get time to regain more), for an avail
 // one at 0 live blocks (then it goes back to the arena).
 //
-// Frees from other threads: see remote_free.h. In short, the freeing thread keeps another heap's block
-// in a small per-class cache of its own (foreign[cls]), which its next mallocs of that class take first,
-// and returns what overflows to the owning spans in batches, one atomic operation per span per batch.
+// Frees from other threads: see remote_free.h. In short, the freeing thread puts another heap's block on
+// a small per-class list of its own (foreign[cls]) and returns a full list to the owning spans in
+// batches, one atomic operation per span per batch. (Letting its mallocs take those blocks first is
+// measured and off: remote_free.h.)
 //
 // Who touches what:
 // - owner thread, no lock: current[], parked[] (only to swap a span between them, see below), foreign[],
