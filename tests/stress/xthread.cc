@@ -127,14 +127,22 @@ struct Inbox {
   Batch items;
 };
 
+// Ending: a member that passes the deadline stops producing and counts itself out of `producing` once; it leaves
+// only when nobody produces any more and nothing is in flight. Each member's deadline test reads its own clock, so
+// without the count a member could leave while a neighbour that had not yet seen the deadline adds one more batch
+// for it (a hang seen under CI load).
 void ring_member(int t, int nthreads, std::vector<Inbox>* boxes, double deadline, std::atomic<int64_t>* in_flight,
-                 std::atomic<uint64_t>* freed) {
+                 std::atomic<int>* producing, std::atomic<uint64_t>* freed) {
   Rng r(g_opt.seed * 15485863 + (uint64_t)t);
   Inbox& mine = (*boxes)[t];
   Inbox& next = (*boxes)[(t + 1) % nthreads];
   uint64_t nfreed = 0;
+  bool stopping = false;
   for (;;) {
-    bool stopping = now_s() >= deadline;
+    if (!stopping && now_s() >= deadline) {
+      stopping = true;
+      producing->fetch_sub(1);
+    }
     Batch out;
     if (!stopping) {
       size_t backlog;
@@ -174,7 +182,7 @@ void ring_member(int t, int nthreads, std::vector<Inbox>* boxes, double deadline
       next.items.insert(next.items.end(), out.begin(), out.end());
       next.cv.notify_one();
     }
-    if (stopping && in_flight->load() == 0) break;
+    if (stopping && producing->load() == 0 && in_flight->load() == 0) break;
   }
   freed->fetch_add(nfreed);
 }
@@ -234,11 +242,12 @@ int main(int argc, char** argv) {
   {  // 3. ring
     std::vector<Inbox> boxes(ring);
     std::atomic<int64_t> in_flight{0};
+    std::atomic<int> producing{(int)ring};
     std::atomic<uint64_t> freed{0};
     std::vector<std::thread> ts;
     double deadline = now_s() + ring_s;
     for (size_t i = 0; i < ring; i++)
-      ts.emplace_back(ring_member, (int)i, (int)ring, &boxes, deadline, &in_flight, &freed);
+      ts.emplace_back(ring_member, (int)i, (int)ring, &boxes, deadline, &in_flight, &producing, &freed);
     for (auto& t : ts) t.join();
     if (in_flight.load() != 0) fail("ring ended with %lld blocks in flight", (long long)in_flight.load());
     note("ring: %zu threads, %llu blocks freed by a thread other than their allocator", ring,
