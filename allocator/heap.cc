@@ -173,12 +173,6 @@ void* pop_corrupt(const Block* b) { fatal_corrupt(b); }
 void* heap_refill(Heap* h, unsigned cls) {
   if (fork_child_stuck()) return fork_child_alloc(class_size(cls), kMinAlign);
   if (BRK_UNLIKELY(h == &g_empty_heap)) return alloc_without_heap(cls);
-  if (h->foreign && h->current[cls] == &h->foreign[cls]) {
-    // The foreign list ran dry: back to the span it replaced, without the lock while that one has blocks.
-    Span* s = h->parked[cls];
-    __atomic_store_n(&h->current[cls], s, __ATOMIC_RELEASE);
-    if (Block* b = s->free) return span_pop_any(s, b);
-  }
   void* p;
   {
     LockGuard g(h->lock);

@@ -12,22 +12,18 @@
 //
 // Frees from other threads: see remote_free.h. In short, the freeing thread puts another heap's block on
 // a small per-class list of its own (foreign[cls]) and returns a full list to the owning spans in
-// batches, one atomic operation per span per batch. (Letting its mallocs take those blocks first is
-// measured and off: remote_free.h.)
+// batches, one atomic operation per span per batch. (Letting its mallocs take those blocks first was
+// measured and left out: remote_free.h.)
 //
 // Who touches what:
-// - owner thread, no lock: current[], parked[] (only to swap a span between them, see below), foreign[],
-//   span free/used (relaxed stores), block marks and links of its spans and of its foreign lists;
+// - owner thread, no lock: foreign[] (its own lists), span free/used (relaxed stores), block marks and
+//   links of its spans and of its foreign lists, and reads of current[];
 // - anyone holding heap->lock: avail/full lists, span full/rfreed/collected/event_used, releasing a span
 //   that is not current and has no live block (the owner cannot touch such a span: it allocates only from
-//   current spans, and frees only live blocks), current[]/parked[] of an exited heap (pooled), and the
-//   owner's refill when it puts a different span into current[];
+//   current spans, and frees only live blocks), current[] of an exited heap (pooled), and the owner's
+//   refill when it puts a different span into current[] (so a reclaimer under the lock reads it exactly);
 // - any thread, atomically: span thread_free and remote_next (only while pushing), heap remote_spans.
 // A live thread's empty current spans stay with it (its fast path may be popping from them at any moment).
-// "Current" means current[cls] or parked[cls]: while current[cls] is the foreign list, the span it
-// replaced waits in parked[cls]. The owner swaps the two without the lock, always so that the real span
-// is in one of them (parked is written before current, and a restore leaves parked as it was), so a
-// reclaimer under the lock that reads parked after current never mistakes a current span for an idle one.
 //
 // Threads start on g_empty_heap, whose spans are all empty, so their first malloc takes the slow path
 // and gets a heap; at thread exit the heap returns its empty spans to the arena and goes to a pool that
@@ -55,8 +51,7 @@
 namespace brkmalloc {
 
 struct Heap {
-  Span* current[kNumClasses];  // the fast path allocates from these (a span, foreign[cls], or the empty one)
-  Span* parked[kNumClasses];   // the span current[cls] held before it became foreign[cls] (see above)
+  Span* current[kNumClasses];  // the fast path allocates from these (a span, or the empty one)
   SpanList avail[kNumClasses];
   SpanList full[kNumClasses];
   std::atomic<Span*> remote_spans{nullptr};
@@ -72,7 +67,7 @@ struct Heap {
   // (the empty and the shared one, which never have any) keep the library's data small; nullptr there.
   Span* foreign = nullptr;
 
-  constexpr explicit Heap(Span* empty) : current{}, parked{}, avail{}, full{} {
+  constexpr explicit Heap(Span* empty) : current{}, avail{}, full{} {
     for (Span*& c : current) c = empty;
   }
   // A heap in fresh zeroed pages (heap_life.cc): only current[] is not zero, and only it is written, so

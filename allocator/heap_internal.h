@@ -14,17 +14,15 @@ extern Span g_empty_span;
 extern Heap g_shared_heap;  // threads past their exit, under g_shared_lock
 extern Lock g_shared_lock;
 
-// Is s one of h's current spans (current[] or parked[])? Exact for the owner and under h->lock (heap.h).
+// Is s one of h's current spans? Exact for the owner and under h->lock (heap.h).
 BRK_INLINE bool is_current(Heap* h, const Span* s) {
-  unsigned c = s->cls;
-  return __atomic_load_n(&h->current[c], __ATOMIC_ACQUIRE) == s ||
-         __atomic_load_n(&h->parked[c], __ATOMIC_ACQUIRE) == s;
+  return __atomic_load_n(&h->current[s->cls], __ATOMIC_ACQUIRE) == s;
 }
-// Puts a span of the owner's choosing into current[cls] (owner, under h->lock, or an unowned heap): the
-// foreign list's place is given up, so parked[] is forgotten.
+// Puts span s into current[cls] (the owner under h->lock, or anyone holding the lock of an unowned heap);
+// a release store, because reclaimers read current[] under the lock while the owner's fast path does not
+// take it.
 BRK_INLINE void set_current(Heap* h, unsigned cls, Span* s) {
   __atomic_store_n(&h->current[cls], s, __ATOMIC_RELEASE);
-  __atomic_store_n(&h->parked[cls], static_cast<Span*>(nullptr), __ATOMIC_RELEASE);
 }
 
 // heap.cc: under h->lock. span_settle re-decides a non-current span's place once its live count fell;

@@ -29,7 +29,7 @@ pthread_key_t g_exit_key;
 // Gives back what a heap holds empty: remote frees, spans without live blocks, and, when nobody can be
 // allocating from them (`own`: the caller is the owner, or the heap has none), empty current spans.
 size_t heap_reclaim(Heap* h, bool own) {
-  // Only the owner may empty its foreign lists (its fast path pops them without the lock); an exited
+  // Only the owner may empty its foreign lists (its free path pushes onto them without the lock); an exited
   // heap's were emptied at its exit.
   if (own) foreign_flush_all(h);
   size_t released = drain_remote(h, own);

@@ -20,10 +20,6 @@ constexpr ForeignLimits make_limits() {
 }
 constexpr ForeignLimits kLimits = make_limits();
 
-// Whether the freeing thread's mallocs take blocks from its foreign lists first (remote_free.h: off, by
-// measurement).
-constexpr bool kReuseForeign = false;
-
 uint32_t foreign_len(const Span* f) { return 0u - __atomic_load_n(&f->used, __ATOMIC_RELAXED); }
 void set_foreign_len(Span* f, uint32_t n) { __atomic_store_n(&f->used, 0u - n, __ATOMIC_RELAXED); }
 
@@ -75,25 +71,16 @@ void send_home(Block* b) {
   for (int i = 0; i < n; ++i) push_chain(g[i].span, g[i].head, g[i].tail);
 }
 
-// Keeps the `keep` newest blocks of foreign list f and sends the rest home.
-BRK_NOINLINE void foreign_trim(Span* f, uint32_t keep) {
-  Block* rest;
-  if (keep == 0) {
-    rest = f->free;
-    f->free = nullptr;
-  } else {
-    Block* last = f->free;
-    for (uint32_t i = 1; i < keep && last; ++i) last = reinterpret_cast<Block*>(last->link);
-    if (!last) return;
-    rest = reinterpret_cast<Block*>(last->link);
-    last->link = 0;
-  }
-  set_foreign_len(f, keep);
-  send_home(rest);
+// Sends every block of foreign list f home and empties it.
+BRK_NOINLINE void foreign_send_all(Span* f) {
+  Block* all = f->free;
+  f->free = nullptr;
+  set_foreign_len(f, 0);
+  send_home(all);
 }
 
-BRK_NOINLINE void foreign_overflow(Span* f, unsigned cls) {
-  foreign_trim(f, kReuseForeign ? foreign_cap(class_size(cls)) / 2 : 0);
+BRK_NOINLINE void foreign_overflow(Span* f) {
+  foreign_send_all(f);
   purger_start_if_requested();  // a span's first pending group may have asked for a reclaim
 }
 
@@ -116,14 +103,7 @@ void free_other(void* p, Span* s) {
   f->free = b;
   uint32_t used = f->used - 1;
   __atomic_store_n(&f->used, used, __ATOMIC_RELAXED);
-  if (kReuseForeign) {
-    Span* cur = me->current[cls];
-    if (cur != f) {  // the real span waits in parked[] (heap.h: parked first, then current)
-      __atomic_store_n(&me->parked[cls], cur, __ATOMIC_RELEASE);
-      __atomic_store_n(&me->current[cls], f, __ATOMIC_RELEASE);
-    }
-  }
-  if (BRK_UNLIKELY(used == kLimits.at_cap[cls])) return foreign_overflow(f, cls);
+  if (BRK_UNLIKELY(used == kLimits.at_cap[cls])) return foreign_overflow(f);
 }
 
 void remote_free(Span* s, Block* b) {
@@ -135,8 +115,7 @@ void foreign_flush_all(Heap* h) {
   if (!h->foreign) return;
   for (unsigned c = 0; c < kNumClasses; ++c) {
     Span* f = &h->foreign[c];
-    if (h->current[c] == f) __atomic_store_n(&h->current[c], h->parked[c], __ATOMIC_RELEASE);
-    if (f->free) foreign_trim(f, 0);
+    if (f->free) foreign_send_all(f);
   }
 }
 

@@ -11,10 +11,10 @@
 // those lists under the owner heap's lock (drain_remote), so memory freed to an idle or exited thread
 // comes back.
 //
-// The lists could also serve the freeing thread's own mallocs (kReuseForeign in remote_free.cc; while a
-// list is current[cls], the span it replaced waits in parked[cls]), as tcmalloc's and jemalloc's thread
-// caches do. Measured on 2 cores, that took our producer/consumer ring (bench ring-2t) from 0.92 s to
-// 0.63 s, but made mimalloc-bench larsonN 1.26x and larsonN-sized 1.88x slower than before: a block
+// The lists could also serve the freeing thread's own mallocs, as tcmalloc's and jemalloc's thread
+// caches do (tried at 2b7240e^: the list became current[cls] while the span it replaced waited aside).
+// Measured on 2 cores, that took our producer/consumer ring (bench ring-2t) from 0.92 s to 0.63 s, but
+// made mimalloc-bench larsonN 1.26x and larsonN-sized 1.88x slower than before: a block
 // never goes back to its owner while threads keep passing it on, so the blocks a thread uses lie
 // interleaved with the owner's in the same lines and pages, and after larson's thread hand-overs the new
 // threads recycle blocks of heaps that others are allocating from again. So it is off: blocks go home,
@@ -51,8 +51,8 @@ void free_other(void* p, Span* s);
 // Frees block b of span s, owned by another heap, straight to its span (checked by the caller): the
 // checking modes and the classes that bypass the lists.
 void remote_free(Span* s, Block* b);
-// Returns every block of h's foreign lists to its span and puts the parked spans back into current[]
-// (the owner, or under h->lock for a heap without one).
+// Returns every block of h's foreign lists to its span (the owner, or under h->lock for a heap without
+// one).
 void foreign_flush_all(Heap* h);
 // Blocks and bytes on h's foreign lists (relaxed reads: statistics).
 void foreign_count(const Heap* h, size_t* blocks, size_t* bytes);

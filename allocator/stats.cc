@@ -18,7 +18,7 @@ namespace {
 SpanState state_of(const Span* s) {
   const Heap* h = s->owner;
   unsigned cls = s->cls;
-  if (__atomic_load_n(&h->current[cls], __ATOMIC_RELAXED) == s || __atomic_load_n(&h->parked[cls], __ATOMIC_RELAXED) == s)
+  if (__atomic_load_n(&h->current[cls], __ATOMIC_RELAXED) == s)
     return kStateCurrent;
   return __atomic_load_n(&s->full, __ATOMIC_RELAXED) ? kStateFull : kStateAvail;
 }
