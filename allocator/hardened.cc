@@ -3,7 +3,7 @@
 // made after it was freed. Written once, for every entry point; the default mode never comes here.
 //
 // Zero-on-free is checked when the block leaves quarantine (the only way back to a free list, so before
-// it can be handed out again) and while it waits (quarantine_audit).
+// it can be handed out again) and while it waits (each malloc audits one waiting block: quarantine_audit).
 //
 // A hardened small block is the size class of requested + 8 bytes (at least 32 bytes: the tail word must
 // not share the free-list words); a big one is requested + 8 bytes rounded to pages, plus one guard page.
@@ -72,11 +72,18 @@ size_t checked_size(const void* p, const Span* s, unsigned* align_log) {
   return n;
 }
 
+// Words 2 .. cap/8 - 2 (between the free-list words and the tail) all zero? OR-ed two at a time: no
+// branch per word, and a freed block is almost always clean.
 bool zero_body(const void* p, size_t cap) {
   const uint64_t* w = static_cast<const uint64_t*>(p);
-  for (size_t i = 2; i < cap / 8 - 1; ++i)
-    if (w[i]) return false;
-  return true;
+  size_t i = 2, end = cap / 8 - 1;  // cap >= 32: at least one word
+  uint64_t acc = 0, acc2 = 0;
+  for (; i + 1 < end; i += 2) {
+    acc |= w[i];
+    acc2 |= w[i + 1];
+  }
+  if (i < end) acc |= w[i];
+  return (acc | acc2) == 0;
 }
 
 // zero: calloc's, which large_alloc does without touching pages known to be zero.

@@ -10,7 +10,8 @@
 //   in quarantine and when it leaves it (the only way back to a free list, so before it is handed out
 //   again), or the write after free is reported.
 // - hardened_quarantine: freed small blocks wait in a bounded global ring before their span may reuse them;
-//   they count as free (a second free is a double free); malloc_trim flushes the ring.
+//   they count as free (a second free is a double free); each malloc also checks one waiting block;
+//   malloc_trim flushes the ring.
 // - hardened_zero_size: malloc(0) returns a unique address in a reserved PROT_NONE region (any access
 //   faults); free, realloc and malloc_usable_size (0) work on it and a second free is a double free.
 // - sized and aligned delete are checked against the recorded size and alignment exactly.

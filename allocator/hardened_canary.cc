@@ -17,16 +17,35 @@ uint64_t mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// One multiply and a fold: enough to make a stray write's value (a NUL, text, a pointer) match with the
+// odds of the bits compared; a program that reads its own slack could forge any keyed value anyway.
+inline uint64_t keyed(uint64_t key, uint64_t x) {
+  x = (x ^ key) * 0x9e3779b97f4a7c15ull;
+  return x ^ (x >> 29);
+}
+
 constexpr uint64_t kCheckMask = (uint64_t{1} << 20) - 1;
 
 uint64_t check_of(uintptr_t p, size_t n, unsigned align_log) {
-  return (mix(g_tail_key ^ p ^ (uint64_t(n) << 6 | align_log)) & kCheckMask) | 0x80;
+  return (keyed(g_tail_key, p ^ (uint64_t(n) << 6 | align_log)) & kCheckMask) | 0x80;
 }
 
 // The pattern of the 8-byte word at a (8-aligned): every byte has bit 7 set.
-uint64_t pattern_word(uintptr_t a) { return mix(g_pattern_key ^ a) | 0x8080808080808080ull; }
+inline uint64_t pattern_word(uintptr_t a) { return keyed(g_pattern_key, a) | 0x8080808080808080ull; }
 
-uint8_t pattern_byte(uintptr_t a) { return uint8_t(pattern_word(a & ~uintptr_t{7}) >> ((a & 7) * 8)); }
+// The slack [p + n, p + cap - 8) word by word: the first word may start with program bytes (below n),
+// which the mask keeps out (`keep`: their bits). cap - 8 is a multiple of 8 and p is 16-aligned, so the
+// slack ends on a word boundary.
+struct Slack {
+  uintptr_t first, end;
+  uint64_t keep;
+};
+inline Slack slack_of(const void* p, size_t n, size_t cap) {
+  uintptr_t start = reinterpret_cast<uintptr_t>(p) + n;
+  unsigned skip = unsigned(start & 7);
+  return Slack{start & ~uintptr_t{7}, reinterpret_cast<uintptr_t>(p) + cap - kTailBytes,
+               skip ? ~uint64_t{0} >> (64 - 8 * skip) : 0};
+}
 
 }  // namespace
 
@@ -37,9 +56,13 @@ void canary_init(uint64_t seed) {
 }
 
 void canary_seal(void* p, size_t n, unsigned align_log, size_t cap) {
-  uintptr_t a = reinterpret_cast<uintptr_t>(p) + n, end = reinterpret_cast<uintptr_t>(p) + cap - kTailBytes;
-  for (; a < end && (a & 7); ++a) *reinterpret_cast<uint8_t*>(a) = pattern_byte(a);
-  for (; a < end; a += 8) *reinterpret_cast<uint64_t*>(a) = pattern_word(a);  // end is 8-aligned
+  Slack sl = slack_of(p, n, cap);
+  uintptr_t a = sl.first;
+  if (a < sl.end) {
+    uint64_t* w = reinterpret_cast<uint64_t*>(a);
+    *w = (*w & sl.keep) | (pattern_word(a) & ~sl.keep);
+    for (a += 8; a < sl.end; a += 8) *reinterpret_cast<uint64_t*>(a) = pattern_word(a);
+  }
   *tail_of(p, cap) = uint64_t(n) << 26 | uint64_t(align_log) << 20 | check_of(uintptr_t(p), n, align_log);
 }
 
@@ -48,11 +71,13 @@ bool canary_check(const void* p, size_t cap, size_t* n_out, unsigned* align_out)
   size_t n = size_t(tail >> 26);
   unsigned align_log = unsigned(tail >> 20) & 63;
   if (n > cap - kTailBytes || (tail & kCheckMask) != check_of(uintptr_t(p), n, align_log)) return false;
-  uintptr_t a = reinterpret_cast<uintptr_t>(p) + n, end = reinterpret_cast<uintptr_t>(p) + cap - kTailBytes;
-  for (; a < end && (a & 7); ++a)
-    if (*reinterpret_cast<const uint8_t*>(a) != pattern_byte(a)) return false;
-  for (; a < end; a += 8)
-    if (*reinterpret_cast<const uint64_t*>(a) != pattern_word(a)) return false;
+  Slack sl = slack_of(p, n, cap);
+  uintptr_t a = sl.first;
+  if (a < sl.end) {
+    uint64_t diff = (*reinterpret_cast<const uint64_t*>(a) ^ pattern_word(a)) & ~sl.keep;
+    for (a += 8; a < sl.end; a += 8) diff |= *reinterpret_cast<const uint64_t*>(a) ^ pattern_word(a);
+    if (diff) return false;
+  }
   *n_out = n;
   *align_out = align_log;
   return true;
@@ -60,7 +85,7 @@ bool canary_check(const void* p, size_t cap, size_t* n_out, unsigned* align_out)
 
 // Bit 7 of the first byte clear: never a live tail (whose check always has it set).
 uint64_t free_tag(const void* p, size_t cap) {
-  return mix(g_free_key ^ reinterpret_cast<uintptr_t>(p) ^ (uint64_t(cap) << 40)) & ~uint64_t{0x80};
+  return keyed(g_free_key, reinterpret_cast<uintptr_t>(p) ^ (uint64_t(cap) << 40)) & ~uint64_t{0x80};
 }
 
 }  // namespace brkmalloc

@@ -6,8 +6,10 @@
 // not kept at all); a block in the ring carries its free mark, so freeing it again is a double free and
 // realloc of it an invalid pointer. One ring for all threads: nothing is stranded at thread exit, and
 // malloc_trim empties it (quarantine_flush). Each hardened malloc also checks one waiting block
-// (quarantine_audit, round-robin), so a write into a quarantined block is found while the program runs. The lock guards the ring only: blocks are released with it
-// dropped, and its holder takes no other lock (fork.cc puts it last in the lock order).
+// (quarantine_audit, round-robin), so a write into a quarantined block is found while the program runs,
+// even by a program that no longer frees. The
+// lock guards the ring only: blocks are released with it dropped, and its holder takes no other lock
+// (fork.cc puts it last in the lock order).
 #include "allocator/hardened.h"
 #include "allocator/lock.h"
 
@@ -28,7 +30,7 @@ struct Entry {
 
 Entry g_ring[kSlots];
 size_t g_head, g_count, g_bytes;  // under g_quarantine_lock
-size_t g_cursor;                  // the next entry quarantine_audit checks
+size_t g_cursor;                  // the entry the next audit checks (an offset from g_head)
 
 Entry pop_locked() {
   Entry e = g_ring[g_head];
@@ -40,32 +42,39 @@ Entry pop_locked() {
 
 }  // namespace
 
+// Bigger blocks are checked only when they leave: scanning up to 256 KiB per malloc would cost more than
+// the malloc. A report aborts with the lock held: nothing to unlock.
+void quarantine_audit() {
+  LockGuard g(g_quarantine_lock);
+  if (!g_count) return;
+  if (++g_cursor >= g_count) g_cursor = 0;
+  size_t i = g_head + g_cursor;
+  const Entry& e = g_ring[i >= kSlots ? i - kSlots : i];
+  if (e.cap <= kAuditMax) quarantine_check(e.b, e.cap);
+}
+
+// In the steady state the ring is full: the block that falls out is taken in the same critical section
+// that puts the new one in, and released after the lock is dropped.
 void quarantine_push(Block* b, size_t cap) {
   if (cap > kBytes / 4) return quarantine_release(b, cap);
   for (;;) {
-    Entry old;
+    constexpr int kOutMax = 8;
+    Entry out[kOutMax];
+    int n = 0;
+    bool in = false;
     {
       LockGuard g(g_quarantine_lock);
+      while (n < kOutMax && (g_count == kSlots || g_bytes + cap > kBytes)) out[n++] = pop_locked();
       if (g_count < kSlots && g_bytes + cap <= kBytes) {
         g_ring[(g_head + g_count) % kSlots] = Entry{b, cap};
         ++g_count;
         g_bytes += cap;
-        return;
+        in = true;
       }
-      old = pop_locked();
     }
-    quarantine_release(old.b, old.cap);
+    for (int i = 0; i < n; ++i) quarantine_release(out[i].b, out[i].cap);
+    if (in) return;
   }
-}
-
-void quarantine_audit() {
-  LockGuard g(g_quarantine_lock);
-  if (!g_count) return;
-  g_cursor = (g_cursor + 1) % g_count;
-  const Entry& e = g_ring[(g_head + g_cursor) % kSlots];
-  // Bigger blocks are checked only when they leave: scanning up to 256 KiB per malloc would cost more
-  // than the malloc.
-  if (e.cap <= kAuditMax) quarantine_check(e.b, e.cap);  // a report aborts with the lock held: nothing to unlock
 }
 
 void quarantine_flush() {

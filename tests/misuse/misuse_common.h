@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -45,5 +46,41 @@ static inline void report_size(const char* key, size_t n) {
 
 // Marks that the misuse call returned (the allocator did not stop the program).
 static inline void report_survived() { report_line("survived", "1"); }
+
+// The overflow programs: a block of `size` bytes, filled, then `len` bytes written just past its requested
+// end (1: a NUL, as a string one byte too long; 8: a word of 'A', as a pointer-sized field), then freed.
+static inline int overflow_then_free(size_t size, size_t len) {
+  char* p = launder_ptr(static_cast<char*>(malloc(size)));
+  memset(p, 'a', size);
+  report_addr("addr", p);
+  const uint64_t word = 0x4141414141414141ull;
+  if (len == 1) p[size] = 0;
+  else memcpy(p + size, &word, len);
+  escape(p);
+  free(p);
+  report_survived();
+  return 0;
+}
+
+// The write-after-free programs: after the write through the dangling pointer, 2,000 more malloc/free
+// pairs of that size, so that an allocator that checks freed blocks when it hands them out has every
+// chance to look.
+static inline void keep_allocating(size_t size, int fill) {
+  for (int i = 0; i < 2000; i++) {
+    char* r = static_cast<char*>(malloc(size));
+    if (r) memset(r, fill, size);
+    escape(r);
+    free(r);
+  }
+}
+// A block of `size` bytes, filled and freed: its dangling pointer.
+static inline char* filled_block_freed(size_t size) {
+  char* p = launder_ptr(static_cast<char*>(malloc(size)));
+  memset(p, 'a', size);
+  escape(p);
+  char* dangling = launder_ptr(p);
+  free(p);
+  return dangling;
+}
 
 #endif
