@@ -28,6 +28,7 @@
 #include <signal.h>
 
 #include "allocator/fork_child.h"
+#include "allocator/hardened.h"
 #include "allocator/heap.h"
 #include "allocator/lock.h"
 #include "allocator/prof.h"
@@ -42,17 +43,16 @@ extern char __libc_single_threaded;
 
 namespace brkmalloc {
 
-extern Lock g_init_lock, g_pool_lock, g_shared_lock, g_arena_lock, g_page_map_lock, g_meta_lock, g_quarantine_lock,
-    g_prof_lock;
+extern Lock g_init_lock, g_pool_lock, g_shared_lock, g_arena_lock, g_page_map_lock, g_meta_lock, g_prof_lock;
 
 namespace {
 
 // The global lock order: a thread holding one of these only ever takes later ones. The heaps' locks
 // (heap.cc) come between g_shared_lock and g_arena_lock, at kHeapLocks.
-// g_prof_lock (the heap profiler's, prof.h) is a leaf: nothing is taken or allocated under it.
+// g_prof_lock (the heap profiler's, prof.h) is a leaf: nothing is taken or allocated under it. The
+// hardened quarantine's shard locks (hardened_quarantine.cc) are leaves too, taken after all of these.
 Lock* const kLockOrder[] = {&g_init_lock, &g_pool_lock, &g_shared_lock, &g_arena_lock, &g_page_map_lock,
-                            &g_meta_lock, &g_quarantine_lock,  // the quarantine's holder takes no other lock
-                            &g_prof_lock};
+                            &g_meta_lock, &g_prof_lock};
 constexpr unsigned kNumLocks = sizeof kLockOrder / sizeof kLockOrder[0];
 constexpr unsigned kHeapLocks = 3;
 constexpr unsigned kMaxDepth = 8;  // forks nested in signal handlers; deeper ones take no lock at all
@@ -79,7 +79,7 @@ void prepare() {
   // A thread inside an allocator section (its signal handler forks) holds a lock out of order: waiting
   // for an earlier one could wait for a thread that waits for ours. It only tries; a lock it cannot get
   // stays held in the child, which then allocates on its own (fork_child.h).
-  bool inside = heap_fork_any_held_by_me();
+  bool inside = heap_fork_any_held_by_me() || quarantine_fork_any_held_by_me();
   for (Lock* l : kLockOrder) inside |= l->held_by_me();
   for (unsigned i = 0; i < kNumLocks; ++i) {
     if (i == kHeapLocks) heap_fork_lock(d, inside);
@@ -91,6 +91,7 @@ void prepare() {
     }
     t.locks |= uint8_t(1u << i);
   }
+  quarantine_fork_lock(d, inside);
   tls_taken[d] = t;
 }
 
@@ -98,6 +99,7 @@ Taken release() {
   unsigned d = --tls_depth;
   if (d >= kMaxDepth) return Taken{0, false, {}};
   Taken t = tls_taken[d];
+  quarantine_fork_unlock(d);
   for (unsigned i = kNumLocks; i-- > 0;) {
     if (t.locks & (1u << i)) kLockOrder[i]->unlock();
     if (i == kHeapLocks) heap_fork_unlock(d);
@@ -119,6 +121,7 @@ void child() {
   for (Lock* l : kLockOrder)
     if (l->is_locked()) fork_child_note_held(l);
   heap_fork_child_note_held();
+  quarantine_fork_child_note_held();
   if (tls_depth < kMaxDepth) pthread_sigmask(SIG_SETMASK, &t.mask, nullptr);
 }
 

@@ -9,7 +9,8 @@
 // - zero-on-free: a freed small block is filled with zero and tagged; it must still be zero while it waits
 //   in quarantine and when it leaves it (the only way back to a free list, so before it is handed out
 //   again), or the write after free is reported.
-// - hardened_quarantine: freed small blocks wait in a bounded global ring before their span may reuse them;
+// - hardened_quarantine: freed small blocks wait in a bounded ring (one of 16, by thread) before their span
+//   may reuse them;
 //   they count as free (a second free is a double free); each malloc also checks one waiting block;
 //   malloc_trim flushes the ring.
 // - hardened_zero_size: malloc(0) returns a unique address in a reserved PROT_NONE region (any access
@@ -42,8 +43,16 @@ void quarantine_push(Block* b, size_t cap);
 void quarantine_flush();
 // Checks one waiting block (round-robin), from each small hardened malloc.
 void quarantine_audit();
-// Reports a block in quarantine that is no longer as its free left it (hardened.cc).
-void quarantine_check(const Block* b, size_t cap);
+// Empties the calling thread's shard (heap_life.cc, at thread exit).
+void quarantine_thread_exit();
+// fork.cc: the shard locks, taken after every other lock (they are leaves), like heap_fork_lock.
+void quarantine_fork_lock(unsigned depth, bool try_only);
+bool quarantine_fork_any_held_by_me();
+void quarantine_fork_unlock(unsigned depth);
+void quarantine_fork_child_note_held();
+// Reports a block in quarantine that is no longer as its free left it (hardened.cc); `audit`: the check
+// while it waits, which reads only the block's first 256 bytes (its release reads all of it).
+void quarantine_check(const Block* b, size_t cap, bool audit);
 // Checks that a block leaving quarantine is untouched, then frees it for real (hardened.cc).
 void quarantine_release(Block* b, size_t cap);
 

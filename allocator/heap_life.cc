@@ -7,6 +7,7 @@
 
 #include "allocator/arena.h"
 #include "allocator/fork_child.h"
+#include "allocator/hardened.h"
 #include "allocator/heap_internal.h"
 #include "allocator/options.h"
 #include "allocator/os.h"
@@ -51,6 +52,7 @@ size_t heap_reclaim(Heap* h, bool own) {
 
 void thread_exit(void* arg) {
   Heap* h = static_cast<Heap*>(arg);
+  if (g_hardened) quarantine_thread_exit();  // before the reclaim, so that the released blocks count
   {
     LockGuard g(h->lock);
     heap_reclaim(h, true);
